@@ -1,0 +1,36 @@
+"""kfp-translate: Kubeflow Pipelines v2 pipelines as native Argo Workflows.
+
+    import translator
+    manifests = translator.translate("pipeline.yaml", backend="argo", namespace="ml")
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import TranslateError
+from .graph import Pipeline
+from .loader import LoadedPipeline, load
+
+__all__ = ["translate", "load_graph", "TranslateError", "Pipeline", "load"]
+
+
+def load_graph(source: Any) -> Pipeline:
+    """Load a pipeline (path, `file.py:func`, IR dict or kfp pipeline object) as the normalized graph."""
+    from .normalize import build
+
+    loaded = source if isinstance(source, LoadedPipeline) else load(source)
+    try:
+        return build(loaded.spec, loaded.platform, loaded.source)
+    except TranslateError as exc:
+        raise exc.with_file(loaded.source)
+
+
+def translate(source: Any, backend: str = "argo", **options: Any) -> list[dict[str, Any]]:
+    """Translate one pipeline; returns the manifests as plain dicts (nothing is written)."""
+    import backends
+
+    pipeline = load_graph(source)
+    try:
+        return backends.get(backend).translate(pipeline, **options)
+    except TranslateError as exc:
+        raise exc.with_file(pipeline.source or "<pipeline>")

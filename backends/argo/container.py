@@ -1,0 +1,281 @@
+"""One KFP container component (as one task binds it) → one Argo container template.
+
+Lightweight Python components keep KFP's own command; the pod shim (translator/runtime/podshim.py)
+wraps it to build the ExecutorInput from Argo's parameters and to turn the executor output into
+Argo output parameters. Container components get their placeholders resolved to Argo variables.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources as importlib_resources
+
+from hera.workflows import models as m
+
+from translator import graph as g
+from translator.errors import TranslateError
+
+from . import placeholders as ph
+from .names import param_name
+from .platform import PodSettings, pod_settings
+from .values import encode
+
+EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
+B64_PREFIX = "__KFP_B64__:"
+OUTPUTS_VOLUME = "kfp-outputs"
+
+
+@lru_cache(maxsize=1)
+def shim_source() -> str:
+    return importlib_resources.files("translator.runtime").joinpath("podshim.py").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class TemplateRequest:
+    """Everything that makes two tasks need different templates."""
+
+    component: g.Component
+    params: tuple[str, ...]  # bound input parameters (declared or not)
+    artifacts: tuple[str, ...]  # bound input artifacts
+    cache: bool
+    retry: g.Retry | None
+    platform_json: str
+    task_name: str  # only part of the identity when the component reads {{$.pipeline_task_name}}
+
+
+def _guard_braces(text: str) -> str:
+    """Argo treats every `{{...}}` in a template as a variable; user text must never be one."""
+    if "{{" in text or "}}" in text:
+        return B64_PREFIX + base64.b64encode(text.encode()).decode()
+    return text
+
+
+def _resources(res: g.Resources, settings: PodSettings, resolver: ph.Resolver) -> m.ResourceRequirements | None:
+    requests: dict[str, m.Quantity] = {}
+    limits: dict[str, m.Quantity] = {}
+    patch_requests: dict[str, str] = {}
+    patch_limits: dict[str, str] = {}
+
+    def put(target: dict, patch: dict, key: str, value: str | None) -> None:
+        if not value:
+            return
+        if "{{$" in value:
+            patch[key] = resolver.string(value)
+        else:
+            target[key] = m.Quantity(value)
+
+    put(requests, patch_requests, "cpu", res.cpu_request)
+    put(requests, patch_requests, "memory", res.memory_request)
+    put(limits, patch_limits, "cpu", res.cpu_limit)
+    put(limits, patch_limits, "memory", res.memory_limit)
+    if res.accelerator_type:
+        if "{{$" in res.accelerator_type:
+            raise TranslateError(
+                "an accelerator type chosen at run time cannot be a Kubernetes resource name; set it as a constant",
+                element=resolver.element,
+            )
+        resource_name, selector = accelerator_resource(res.accelerator_type)
+        put(limits, patch_limits, resource_name, res.accelerator_count or "1")
+        if selector:
+            settings.node_selector.setdefault(*selector)
+    if patch_requests or patch_limits:
+        patch: dict = {}
+        if patch_requests:
+            patch["requests"] = patch_requests
+        if patch_limits:
+            patch["limits"] = patch_limits
+        settings.container_patch["resources"] = patch
+    if not requests and not limits:
+        return None
+    return m.ResourceRequirements(requests=requests or None, limits=limits or None)
+
+
+def accelerator_resource(kind: str) -> tuple[str, tuple[str, str] | None]:
+    """KFP accepts Kubernetes resource names (`nvidia.com/gpu`) and legacy GKE types."""
+    if "/" in kind:
+        return kind, None
+    upper = kind.upper()
+    if upper.startswith("TPU"):
+        return "google.com/tpu", ("cloud.google.com/gke-tpu-accelerator", kind.lower().replace("_", "-"))
+    return "nvidia.com/gpu", ("cloud.google.com/gke-accelerator", kind.lower().replace("_", "-"))
+
+
+def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[str, str]) -> dict:
+    iface = req.component.interface
+    return {
+        "version": 1,
+        "marker": EXECUTOR_INPUT_MARKER,
+        "inputs": {
+            "parameters": {
+                p.name: {"type": p.type, "env": env_names[p.name]}
+                for p in iface.input_params
+                if p.name in env_names
+            },
+            "artifacts": {
+                a.name: {
+                    "schemaTitle": a.schema_title,
+                    "schemaVersion": a.schema_version,
+                    "path": ph.input_path(a.name),
+                    "metadataEnv": meta_env[a.name],
+                    "isList": a.is_list,
+                }
+                for a in iface.input_artifacts
+                if a.name in meta_env
+            },
+        },
+        "outputs": {
+            "parameters": {
+                p.name: {
+                    "type": p.type,
+                    "outputFile": ph.output_path(p.name),
+                    "argoPath": f"{ph.SHIM_DIR}/params/{p.name}",
+                }
+                for p in iface.output_params
+            },
+            "artifacts": {
+                a.name: {
+                    "schemaTitle": a.schema_title,
+                    "schemaVersion": a.schema_version,
+                    "path": ph.output_path(a.name),
+                    "metadataPath": f"{ph.SHIM_DIR}/artifacts/{a.name}.metadata",
+                    "digestPath": f"{ph.SHIM_DIR}/artifacts/{a.name}.digest",
+                }
+                for a in iface.output_artifacts
+            },
+            "executorOutput": f"{ph.SHIM_DIR}/executor_output.json",
+        },
+    }
+
+
+def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) -> m.Template:
+    comp = req.component
+    impl = comp.impl
+    assert isinstance(impl, g.ContainerImpl)
+    iface = comp.interface
+    element = f"component '{comp.name}'"
+
+    declared = {p.name: p for p in iface.input_params}
+    in_params: list[m.Parameter] = []
+    present: set[str] = set()
+    for pname in req.params:
+        in_params.append(m.Parameter(name=param_name(pname)))
+        present.add(pname)
+    for p in iface.input_params:
+        if p.name not in present and p.has_default and p.default is not None:
+            in_params.append(m.Parameter(name=param_name(p.name), default=encode(p.default, p.type)))
+            present.add(p.name)
+    in_artifacts: list[m.Artifact] = []
+    for aname in req.artifacts:
+        in_artifacts.append(m.Artifact(name=param_name(aname), path=ph.input_path(aname)))
+        in_params.append(m.Parameter(name=ph.metadata_param(aname), default="{}"))
+        if req.cache:
+            in_params.append(m.Parameter(name=ph.digest_param(aname)))
+
+    resolver = ph.Resolver(
+        params=present,
+        artifacts=set(req.artifacts),
+        output_params={p.name for p in iface.output_params},
+        output_artifacts={a.name for a in iface.output_artifacts},
+        element=element,
+        task_name=req.task_name,
+    )
+    settings = pod_settings(json.loads(req.platform_json), resolver)
+    env: list[m.EnvVar] = [m.EnvVar(name=k, value=resolver.string(v)) for k, v in impl.env]
+    python = impl.is_python_function
+    if python:
+        env_names: dict[str, str] = {}
+        meta_env: dict[str, str] = {}
+        for i, pname in enumerate(sorted(p for p in present if p in declared)):
+            env_names[pname] = f"KFPT_P_{i}"
+            env.append(m.EnvVar(name=f"KFPT_P_{i}", value="{{inputs.parameters.%s}}" % param_name(pname)))
+        for i, aname in enumerate(req.artifacts):
+            meta_env[aname] = f"KFPT_M_{i}"
+            env.append(m.EnvVar(name=f"KFPT_M_{i}", value="{{inputs.parameters.%s}}" % ph.metadata_param(aname)))
+        spec = json.dumps(_shim_spec(req, env_names, meta_env), sort_keys=True, separators=(",", ":"))
+        command = ["python3", "-c", shim_source(), spec, "--"] + [
+            _guard_braces(resolver.string(c) if "{{$." in c else c) for c in impl.command
+        ]
+        args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _guard_braces(resolver.string(a) if "{{$." in a else a) for a in impl.args]
+    else:
+        command = resolver.argv(impl.command)
+        args = resolver.argv(impl.args)
+
+    out_params: list[m.Parameter] = []
+    out_artifacts: list[m.Artifact] = []
+    for p in iface.output_params:
+        path = f"{ph.SHIM_DIR}/params/{p.name}" if python else ph.output_path(p.name)
+        out_params.append(m.Parameter(name=param_name(p.name), value_from=m.ValueFrom(path=path)))
+    for a in iface.output_artifacts:
+        out_artifacts.append(
+            m.Artifact(
+                name=param_name(a.name),
+                path=ph.output_path(a.name),
+                s3=m.S3Artifact(key=f"{artifact_key_prefix}/{{{{workflow.name}}}}/{{{{pod.name}}}}/{a.name}"),
+                archive=m.ArchiveStrategy(none=m.NoneStrategy()),
+            )
+        )
+        out_params.append(
+            m.Parameter(
+                name=ph.metadata_param(a.name),
+                value_from=m.ValueFrom(path=f"{ph.SHIM_DIR}/artifacts/{a.name}.metadata", default="{}"),
+            )
+        )
+        # Container components compute no digest: their artifacts are identified by the run
+        # that made them (KFP's own semantics); a cache hit restores that identity.
+        out_params.append(
+            m.Parameter(
+                name=ph.digest_param(a.name),
+                value_from=m.ValueFrom(
+                    path=f"{ph.SHIM_DIR}/artifacts/{a.name}.digest", default="run:{{workflow.uid}}"
+                ),
+            )
+        )
+
+    resources = _resources(impl.resources, settings, resolver)
+    container = m.Container(
+        image=impl.image,
+        command=command,
+        args=args or None,
+        env=(env + settings.env) or None,
+        env_from=settings.env_from or None,
+        resources=resources,
+        image_pull_policy=settings.image_pull_policy,
+        volume_mounts=[m.VolumeMount(name=OUTPUTS_VOLUME, mount_path=ph.OUTPUTS_DIR)] + settings.volume_mounts,
+    )
+    return m.Template(
+        name=name,
+        inputs=m.Inputs(parameters=in_params or None, artifacts=in_artifacts or None)
+        if (in_params or in_artifacts)
+        else None,
+        outputs=m.Outputs(parameters=out_params or None, artifacts=out_artifacts or None)
+        if (out_params or out_artifacts)
+        else None,
+        container=container,
+        volumes=[m.Volume(name=OUTPUTS_VOLUME, empty_dir=m.EmptyDirVolumeSource())] + settings.volumes,
+        metadata=settings.metadata(),
+        node_selector=settings.node_selector or None,
+        tolerations=settings.tolerations or None,
+        affinity=settings.affinity,
+        security_context=settings.security_context,
+        active_deadline_seconds=settings.active_deadline_seconds,
+        pod_spec_patch=settings.pod_spec_patch(),
+        retry_strategy=_retry(req.retry),
+    )
+
+
+def _retry(retry: g.Retry | None) -> m.RetryStrategy | None:
+    if retry is None or retry.max_retry_count <= 0:
+        return None
+    backoff = None
+    if retry.backoff_duration or retry.backoff_factor or retry.backoff_max_duration:
+        factor = retry.backoff_factor
+        backoff = m.Backoff(
+            duration=retry.backoff_duration or None,
+            factor=m.IntOrString(int(factor)) if factor is not None and float(factor).is_integer() else (
+                m.IntOrString(str(factor)) if factor is not None else None
+            ),
+            cap=retry.backoff_max_duration or None,
+        )
+    return m.RetryStrategy(limit=m.IntOrString(retry.max_retry_count), backoff=backoff)

@@ -1,0 +1,310 @@
+"""KFP DAGs (root, conditions, loops, exit handlers, sub-pipelines) → Argo DAG templates.
+
+Each KFP DAG component becomes one Argo DAG template; each task inside it becomes one DAG task
+whose `arguments` carry the values and artifacts the IR binds, whose `depends` follows data
+and `.after()` edges, and whose `when` is the KFP condition in Argo's expression language.
+Importers make no pod: their artifact location goes straight into the consumers' arguments.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from hera.workflows import models as m
+
+from translator import graph as g
+from translator.errors import TranslateError
+
+from . import placeholders as ph
+from .container import TemplateRequest, build_template
+from .memo import memoize
+from .names import NameTable, param_name
+from .values import encode
+
+
+@dataclass(frozen=True)
+class ArgoOptions:
+    artifact_key_prefix: str = "kfp"
+    cache_configmap: str = "kfp-translate-cache"
+    cache_max_age: str = "720h"
+    enable_caching: bool | None = None  # None: as each task says; False/True: override all
+
+
+@dataclass
+class _Importer:
+    """What a pod-less importer task provides to its consumers."""
+
+    artifact: m.Artifact  # a location (s3/gcs/http), without name
+    metadata: str
+    digest: str
+
+
+def importer_artifact(impl: g.ImporterImpl, element: str) -> _Importer:
+    if not isinstance(impl.uri, g.Const):
+        raise TranslateError(
+            "an importer whose URI is chosen at run time is not supported yet; use a constant URI", element=element
+        )
+    uri = str(impl.uri.value)
+    scheme, _, rest = uri.partition("://")
+    bucket, _, key = rest.partition("/")
+    if scheme in ("s3", "minio"):
+        art = m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key))
+    elif scheme == "gs":
+        art = m.Artifact(name="x", gcs=m.GCSArtifact(bucket=bucket, key=key))
+    elif scheme in ("http", "https"):
+        art = m.Artifact(name="x", http=m.HTTPArtifact(url=uri))
+    else:
+        raise TranslateError(f"importer URI scheme '{scheme}' is not supported (s3, minio, gs, http, https)", element=element)
+    metadata = json.dumps(impl.metadata or {}, sort_keys=True, separators=(",", ":"))
+    return _Importer(art, metadata, "uri:" + uri)
+
+
+@dataclass
+class Emitter:
+    options: ArgoOptions
+    templates: list[m.Template] = field(default_factory=list)
+    names: NameTable = field(default_factory=NameTable)
+    _container_templates: dict[TemplateRequest, str] = field(default_factory=dict)
+    _dag_templates: dict[str, str] = field(default_factory=dict)
+
+    # --- templates ----------------------------------------------------------------------------
+
+    def container_template(self, task: g.Task, element: str) -> str:
+        comp = task.component
+        impl = comp.impl
+        assert isinstance(impl, g.ContainerImpl)
+        cache = task.cache if self.options.enable_caching is None else self.options.enable_caching
+        uses_task_name = any("{{$.pipeline_task_name}}" in part for part in impl.command + impl.args)
+        req = TemplateRequest(
+            component=comp,
+            params=tuple(sorted(name for name, _ in task.params)),
+            artifacts=tuple(sorted(name for name, _ in task.artifacts)),
+            cache=cache,
+            retry=task.retry,
+            platform_json=json.dumps(task.platform, sort_keys=True),
+            task_name=task.display_name if uses_task_name else "",
+        )
+        if req in self._container_templates:
+            return self._container_templates[req]
+        name = self.names.claim(f"container:{comp.digest}:{len(self._container_templates)}", comp.name.removeprefix("comp-"))
+        template = build_template(name, req, self.options.artifact_key_prefix)
+        if cache:
+            # Every input (values, artifact metadata, artifact digests) is part of the key.
+            declared = [p.name for p in template.inputs.parameters or []] if template.inputs else []
+            template.memoize = memoize(
+                template, declared, task.cache_key, self.options.cache_configmap, self.options.cache_max_age
+            )
+        self.templates.append(template)
+        self._container_templates[req] = name
+        return name
+
+    def dag_template(self, comp: g.Component, wanted: str, element: str) -> str:
+        if comp.digest in self._dag_templates:
+            return self._dag_templates[comp.digest]
+        name = self.names.claim(f"dag:{comp.digest}", wanted)
+        self._dag_templates[comp.digest] = name
+        impl = comp.impl
+        assert isinstance(impl, g.DagImpl)
+        iface = comp.interface
+        in_params = []
+        for p in iface.input_params:
+            default = encode(p.default, p.type) if p.has_default and p.default is not None else None
+            in_params.append(m.Parameter(name=param_name(p.name), default=default))
+        in_artifacts = []
+        for a in iface.input_artifacts:
+            in_artifacts.append(m.Artifact(name=param_name(a.name)))
+            in_params.append(m.Parameter(name=ph.metadata_param(a.name), default="{}"))
+            in_params.append(m.Parameter(name=ph.digest_param(a.name), default=""))
+        scope = _Scope(self, impl, element)
+        tasks = [t for t in (scope.task(task) for task in impl.tasks) if t is not None]
+        out_params, out_artifacts = scope.outputs(impl.outputs)
+        template = m.Template(
+            name=name,
+            inputs=m.Inputs(parameters=in_params or None, artifacts=in_artifacts or None) if (in_params or in_artifacts) else None,
+            outputs=m.Outputs(parameters=out_params or None, artifacts=out_artifacts or None) if (out_params or out_artifacts) else None,
+            dag=m.DAGTemplate(tasks=tasks),
+        )
+        self.templates.append(template)
+        return name
+
+
+class _Scope:
+    """One DAG being emitted: Argo names of its tasks and how to refer to their outputs."""
+
+    def __init__(self, emitter: Emitter, dag: g.DagImpl, element: str):
+        self.emitter = emitter
+        self.dag = dag
+        self.element = element
+        self.names = NameTable()
+        self.importers: dict[str, _Importer] = {}
+        self.task_names: dict[str, str] = {}
+        for t in dag.tasks:
+            if isinstance(t.component.impl, g.ImporterImpl):
+                self.importers[t.name] = importer_artifact(t.component.impl, self._where(t.name))
+            else:
+                self.task_names[t.name] = self.names.claim(t.name)
+
+    def _where(self, task: str) -> str:
+        return f"task '{self.element}/{task}'" if self.element else f"task '{task}'"
+
+    def _producer(self, name: str, element: str) -> str:
+        if name not in self.task_names:
+            raise TranslateError(f"refers to task '{name}', which is not in the same DAG", element=element)
+        return self.task_names[name]
+
+    # --- values -------------------------------------------------------------------------------
+
+    def param_value(self, binding: g.Binding, ptype: str | None, element: str) -> str:
+        if isinstance(binding, g.Const):
+            value = binding.value
+            if ptype is None:
+                ptype = g.STRING if isinstance(value, str) else (g.LIST if isinstance(value, list) else g.STRUCT)
+            text = encode(value, ptype) if value is not None else ""
+            if "{{" in text:
+                for kfp, argo in ph.RUN_PLACEHOLDERS.items():
+                    text = text.replace(kfp, argo)
+                if "{{$" in text or "{{" in text.replace("{{workflow.", ""):
+                    raise TranslateError("a constant value contains '{{', which Argo would read as a variable", element=element)
+            return text
+        if isinstance(binding, g.FromInput):
+            return "{{inputs.parameters.%s}}" % param_name(binding.name)
+        if isinstance(binding, g.FromTask):
+            return "{{tasks.%s.outputs.parameters.%s}}" % (self._producer(binding.task, element), param_name(binding.output))
+        if isinstance(binding, g.FromInputField):
+            return "{{=jsonpath(inputs.parameters[%s], %s)}}" % (
+                json.dumps(param_name(binding.name)),
+                json.dumps("$." + binding.field),
+            )
+        raise TranslateError(f"{type(binding).__name__} inputs are not supported yet", element=element)
+
+    def artifact_args(self, name: str, binding: g.Binding, with_digest: bool, element: str) -> tuple[m.Artifact, list[m.Parameter]]:
+        aname = param_name(name)
+        if isinstance(binding, g.FromTask) and binding.task in self.importers:
+            imp = self.importers[binding.task]
+            art = imp.artifact.model_copy(update={"name": aname})
+            params = [m.Parameter(name=ph.metadata_param(name), value=imp.metadata)]
+            if with_digest:
+                params.append(m.Parameter(name=ph.digest_param(name), value=imp.digest))
+            return art, params
+        if isinstance(binding, g.FromTask):
+            producer = self._producer(binding.task, element)
+            art = m.Artifact(name=aname, from_="{{tasks.%s.outputs.artifacts.%s}}" % (producer, param_name(binding.output)))
+            ref = "{{tasks.%s.outputs.parameters.%%s}}" % producer
+        elif isinstance(binding, g.FromInput):
+            art = m.Artifact(name=aname, from_="{{inputs.artifacts.%s}}" % param_name(binding.name))
+            ref = "{{inputs.parameters.%s}}"
+        else:
+            raise TranslateError(f"{type(binding).__name__} artifact inputs are not supported", element=element)
+        source = binding.output if isinstance(binding, g.FromTask) else binding.name
+        params = [m.Parameter(name=ph.metadata_param(name), value=ref % ph.metadata_param(source))]
+        if with_digest:
+            params.append(m.Parameter(name=ph.digest_param(name), value=ref % ph.digest_param(source)))
+        return art, params
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    def task(self, task: g.Task) -> m.DAGTask | None:
+        where = self._where(task.name)
+        impl = task.component.impl
+        if isinstance(impl, g.ImporterImpl):
+            return None
+        path = f"{self.element}/{task.name}" if self.element else task.name
+        if isinstance(impl, g.DagImpl):
+            template = self.emitter.dag_template(task.component, task.component.name.removeprefix("comp-"), path)
+            with_digest = True
+        else:
+            template = self.emitter.container_template(task, where)
+            with_digest = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+        iface = task.component.interface
+        params: list[m.Parameter] = []
+        for name, binding in task.params:
+            pdef = iface.input_param(name)
+            params.append(m.Parameter(name=param_name(name), value=self.param_value(binding, pdef.type if pdef else None, f"{where} input '{name}'")))
+        artifacts: list[m.Artifact] = []
+        for name, binding in task.artifacts:
+            art, extra = self.artifact_args(name, binding, with_digest, f"{where} artifact '{name}'")
+            artifacts.append(art)
+            params.extend(extra)
+        if isinstance(impl, g.DagImpl):  # DAG inputs the task leaves unbound keep their defaults
+            pass
+        deps = set(task.after)
+        for _, binding in task.params + task.artifacts:
+            if isinstance(binding, (g.FromTask, g.FromTaskStatus)):
+                deps.add(binding.task)
+        deps -= set(self.importers)
+        depends = " && ".join(sorted(self._producer(d, where) for d in deps)) or None
+        when = None
+        if task.condition:
+            when = self.when(task, where)
+        if task.iterator is not None:
+            raise TranslateError("ParallelFor is not supported yet", element=where)
+        return m.DAGTask(
+            name=self.task_names[task.name],
+            template=template,
+            arguments=m.Arguments(parameters=params or None, artifacts=artifacts or None) if (params or artifacts) else None,
+            depends=depends,
+            when=when,
+        )
+
+    def when(self, task: g.Task, where: str) -> str:
+        from translator import conditions
+
+        try:
+            node = conditions.parse(task.condition or "")
+        except conditions.ConditionError as exc:
+            raise TranslateError(f"condition {task.condition!r}: {exc}", element=where) from None
+        iface = task.component.interface
+        bindings = dict(task.params)
+
+        def resolve(channel: str) -> "conditions.Operand":
+            pdef = iface.input_param(channel)
+            binding = bindings.get(channel)
+            if pdef is None or binding is None:
+                raise TranslateError(f"condition reads '{channel}', which the task does not receive", element=where)
+            if isinstance(binding, g.FromInput):
+                expr = "inputs.parameters[%s]" % json.dumps(param_name(binding.name))
+            elif isinstance(binding, g.FromTask):
+                expr = "tasks[%s].outputs.parameters[%s]" % (
+                    json.dumps(self._producer(binding.task, where)),
+                    json.dumps(param_name(binding.output)),
+                )
+            elif isinstance(binding, g.Const):
+                expr = json.dumps(encode(binding.value, pdef.type))
+            else:
+                raise TranslateError(f"condition reads '{channel}' from an unsupported source", element=where)
+            return conditions.Operand(expr, pdef.type)
+
+        try:
+            return "{{=%s}}" % conditions.to_argo(node, resolve)
+        except conditions.ConditionError as exc:
+            raise TranslateError(f"condition {task.condition!r}: {exc}", element=where) from None
+
+    def outputs(self, outputs: tuple[g.DagOutput, ...]) -> tuple[list[m.Parameter], list[m.Artifact]]:
+        params: list[m.Parameter] = []
+        artifacts: list[m.Artifact] = []
+        for out in outputs:
+            element = f"{self.element or 'pipeline'} output '{out.name}'"
+            if len(out.sources) != 1:
+                raise TranslateError("dsl.OneOf outputs are not supported yet", element=element)
+            src = out.sources[0]
+            if out.is_artifact:
+                if src.task in self.importers:
+                    raise TranslateError("a DAG output taken straight from an importer is not supported yet", element=element)
+                producer = self._producer(src.task, element)
+                artifacts.append(m.Artifact(name=param_name(out.name), from_="{{tasks.%s.outputs.artifacts.%s}}" % (producer, param_name(src.output))))
+                for helper in (ph.metadata_param, ph.digest_param):
+                    params.append(
+                        m.Parameter(
+                            name=helper(out.name),
+                            value_from=m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (producer, helper(src.output))),
+                        )
+                    )
+            else:
+                producer = self._producer(src.task, element)
+                params.append(
+                    m.Parameter(
+                        name=param_name(out.name),
+                        value_from=m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (producer, param_name(src.output))),
+                    )
+                )
+        return params, artifacts

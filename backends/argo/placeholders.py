@@ -1,0 +1,140 @@
+"""Resolve KFP container placeholders to Argo variables and the pod contract's paths.
+
+`{{$.inputs.parameters['x']}}` becomes `{{inputs.parameters.x}}`; artifact paths and URIs become
+the fixed local paths of docs/design.md; Concat and IfPresent (JSON strings in the IR) are
+resolved here, at translate time, because whether an input is present is known per task.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from translator.errors import TranslateError
+
+from .names import param_name
+
+INPUTS_DIR = "/kfp/inputs"
+OUTPUTS_DIR = "/kfp/outputs"
+SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
+
+_PLACEHOLDER = re.compile(r"\{\{\$(?:\.[^{}]*)?\}\}")
+_INPUT_PARAM = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
+_INPUT_ART = re.compile(r"""^\{\{\$\.inputs\.artifacts\[['"]([^'"]+)['"]\]\.(path|uri|metadata)\}\}$""")
+_OUTPUT_ART = re.compile(r"""^\{\{\$\.outputs\.artifacts\[['"]([^'"]+)['"]\]\.(path|uri)\}\}$""")
+_OUTPUT_PARAM = re.compile(r"""^\{\{\$\.outputs\.parameters\[['"]([^'"]+)['"]\]\.output_file\}\}$""")
+
+# Run-level placeholders KFP substitutes for every task, and their Argo equivalents.
+RUN_PLACEHOLDERS = {
+    "{{$.pipeline_job_name}}": "{{workflow.name}}",
+    "{{$.pipeline_job_resource_name}}": "{{workflow.name}}",
+    "{{$.pipeline_job_uuid}}": "{{workflow.uid}}",
+    "{{$.pipeline_job_create_time_utc}}": "{{workflow.creationTimestamp}}",
+    "{{$.pipeline_job_schedule_time_utc}}": "{{workflow.creationTimestamp}}",
+}
+
+
+def input_path(name: str) -> str:
+    return f"{INPUTS_DIR}/{name}"
+
+
+def output_path(name: str) -> str:
+    return f"{OUTPUTS_DIR}/{name}"
+
+
+def metadata_param(artifact: str) -> str:
+    return param_name(f"{artifact}-metadata")
+
+
+def digest_param(artifact: str) -> str:
+    return param_name(f"{artifact}-digest")
+
+
+@dataclass
+class Resolver:
+    """What a placeholder may refer to in one task's template, and how to say it in Argo."""
+
+    params: set[str]  # input parameters the template declares
+    artifacts: set[str]  # input artifacts the template declares
+    output_params: set[str]
+    output_artifacts: set[str]
+    element: str
+    task_name: str = ""
+
+    def _one(self, text: str) -> str:
+        if text in RUN_PLACEHOLDERS:
+            return RUN_PLACEHOLDERS[text]
+        if text == "{{$.pipeline_task_name}}":
+            return self.task_name
+        if text == "{{$.pipeline_task_uuid}}":
+            return "{{pod.name}}"
+        m = _INPUT_PARAM.match(text)
+        if m:
+            name = m.group(1)
+            if name not in self.params:
+                return ""  # an absent optional input renders as empty, as in KFP
+            return "{{inputs.parameters.%s}}" % param_name(name)
+        m = _INPUT_ART.match(text)
+        if m:
+            name, attr = m.groups()
+            if name not in self.artifacts:
+                raise TranslateError(f"placeholder {text} names an artifact input that is not bound", element=self.element)
+            if attr == "metadata":
+                return "{{inputs.parameters.%s}}" % metadata_param(name)
+            return input_path(name)
+        m = _OUTPUT_ART.match(text)
+        if m:
+            if m.group(1) not in self.output_artifacts:
+                raise TranslateError(f"placeholder {text} names an undeclared output artifact", element=self.element)
+            return output_path(m.group(1))
+        m = _OUTPUT_PARAM.match(text)
+        if m:
+            if m.group(1) not in self.output_params:
+                raise TranslateError(f"placeholder {text} names an undeclared output parameter", element=self.element)
+            return output_path(m.group(1))
+        raise TranslateError(f"unsupported placeholder {text}", element=self.element)
+
+    def string(self, text: str) -> str:
+        """Resolve every placeholder embedded in one string."""
+        return _PLACEHOLDER.sub(lambda m: self._one(m.group(0)), text)
+
+    def argv(self, parts: tuple[str, ...], keep: Callable[[str], bool] = lambda s: False) -> list[str]:
+        """Resolve a command or args list; Concat/IfPresent may expand to zero or more items."""
+        out: list[str] = []
+        for part in parts:
+            if keep(part):
+                out.append(part)
+                continue
+            structured = _structured(part)
+            if structured is None:
+                out.append(self.string(part))
+            else:
+                out.extend(self._expand(structured))
+        return out
+
+    def _expand(self, node: object) -> list[str]:
+        if isinstance(node, str):
+            structured = _structured(node)
+            return [self.string(node)] if structured is None else self._expand(structured)
+        if isinstance(node, list):
+            return [x for item in node for x in self._expand(item)]
+        if isinstance(node, dict) and "Concat" in node:
+            return ["".join("".join(self._expand(item)) for item in node["Concat"])]
+        if isinstance(node, dict) and "IfPresent" in node:
+            spec = node["IfPresent"]
+            name = spec.get("InputName")
+            present = name in self.params or name in self.artifacts
+            branch = spec.get("Then") if present else spec.get("Else")
+            return self._expand(branch or [])
+        raise TranslateError(f"unsupported structured placeholder {json.dumps(node)[:80]}", element=self.element)
+
+
+def _structured(part: str) -> object | None:
+    """Concat/IfPresent placeholders arrive as JSON strings like '{"Concat": [...]}'."""
+    if not part.startswith('{"Concat"') and not part.startswith('{"IfPresent"'):
+        return None
+    try:
+        return json.loads(part)
+    except json.JSONDecodeError:
+        return None

@@ -1,0 +1,131 @@
+"""Assemble the top-level Argo object and validate it before anyone sees it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hera.workflows import models as m
+
+from translator import graph as g
+from translator.errors import TranslateError
+
+from . import validate
+from .dag import ArgoOptions, Emitter
+from .names import MAX_WORKFLOW, dns_name, param_name
+from .values import encode
+
+KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
+API_VERSION = "argoproj.io/v1alpha1"
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    kind: str = "Workflow"
+    name: str | None = None
+    generate_name: str | None = None
+    namespace: str | None = None
+    service_account: str | None = None
+    parameters: tuple[tuple[str, str], ...] = ()  # overrides, as given on the command line
+    artifact_repository_ref: tuple[str, str] | None = None  # (configMap, key)
+    schedule: str | None = None
+    timezone: str | None = None
+    concurrency_policy: str | None = None
+
+
+def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parameter]:
+    iface = pipeline.root.interface
+    unknown = sorted(set(overrides) - {p.name for p in iface.input_params})
+    if unknown:
+        raise TranslateError(f"the pipeline has no parameter '{unknown[0]}'", element="parameter override")
+    out = []
+    for p in iface.input_params:
+        if p.name in overrides:
+            from translator.normalize import coerce
+            import json
+
+            raw = overrides[p.name]
+            value: Any = raw
+            if p.type not in (g.STRING,):
+                try:
+                    value = json.loads(raw)
+                except json.JSONDecodeError:
+                    value = raw
+            value = coerce(value, p.type, f"parameter '{p.name}'")
+            out.append(m.Parameter(name=param_name(p.name), value=encode(value, p.type)))
+        elif p.has_default and p.default is not None:
+            out.append(m.Parameter(name=param_name(p.name), value=encode(p.default, p.type)))
+        else:
+            out.append(m.Parameter(name=param_name(p.name)))  # required at submit time
+    return out
+
+
+def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
+    if output.kind not in KINDS:
+        raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
+    if pipeline.root.interface.input_artifacts:
+        raise TranslateError("pipeline-level artifact inputs are not supported yet", element="pipeline inputs")
+    emitter = Emitter(options)
+    entry = emitter.dag_template(pipeline.root, "main", "")
+    templates = sorted(emitter.templates, key=lambda t: (t.name != entry, t.name))
+    arguments = _arguments(pipeline, dict(output.parameters))
+    spec = m.WorkflowSpec(
+        entrypoint=entry,
+        arguments=m.Arguments(parameters=arguments) if arguments else None,
+        templates=templates,
+        service_account_name=output.service_account,
+        artifact_repository_ref=m.ArtifactRepositoryRef(config_map=output.artifact_repository_ref[0], key=output.artifact_repository_ref[1])
+        if output.artifact_repository_ref
+        else None,
+    )
+    base = dns_name(pipeline.name, MAX_WORKFLOW - 6)
+    labels = {"kfp-translate.dev/pipeline": dns_name(pipeline.name, 63)}
+    annotations = {"workflows.argoproj.io/title": pipeline.display_name or pipeline.name}
+    if pipeline.description:
+        annotations["workflows.argoproj.io/description"] = pipeline.description
+    if output.kind == "WorkflowTemplate" or output.kind == "CronWorkflow":
+        name = output.name or base
+        meta = m.ObjectMeta(name=name, namespace=output.namespace, labels=labels, annotations=annotations)
+    else:
+        meta = m.ObjectMeta(
+            name=output.name,
+            generate_name=None if output.name else (output.generate_name or f"{base}-"),
+            namespace=output.namespace,
+            labels=labels,
+            annotations=annotations,
+        )
+    if output.kind == "Workflow":
+        obj: Any = m.Workflow(api_version=API_VERSION, kind="Workflow", metadata=meta, spec=spec)
+    elif output.kind == "WorkflowTemplate":
+        obj = m.WorkflowTemplate(api_version=API_VERSION, kind="WorkflowTemplate", metadata=meta, spec=spec)
+    else:
+        if not output.schedule:
+            raise TranslateError("a CronWorkflow needs --schedule (a cron expression)", element="--kind CronWorkflow")
+        obj = m.CronWorkflow(
+            api_version=API_VERSION,
+            kind="CronWorkflow",
+            metadata=meta,
+            spec=m.CronWorkflowSpec(
+                schedules=[output.schedule],
+                timezone=output.timezone,
+                concurrency_policy=output.concurrency_policy,
+                workflow_spec=spec,
+                workflow_metadata=m.ObjectMeta(labels=labels),
+            ),
+        )
+    manifest = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+    validate.check(manifest)
+    return manifest
+
+
+@dataclass(frozen=True)
+class ArgoBackend:
+    name: str = "argo"
+
+    def translate(self, pipeline: g.Pipeline, **kwargs: Any) -> list[dict[str, Any]]:
+        argo_keys = set(ArgoOptions.__dataclass_fields__)
+        argo_opts = ArgoOptions(**{k: v for k, v in kwargs.items() if k in argo_keys})
+        out_opts = OutputOptions(**{k: v for k, v in kwargs.items() if k not in argo_keys})
+        return [emit(pipeline, argo_opts, out_opts)]
+
+
+BACKEND = ArgoBackend()

@@ -1,0 +1,174 @@
+"""Read a pipeline from IR YAML/JSON, a Python file with a `@dsl.pipeline`, or a kfp object.
+
+All failures become a one-line `TranslateError` naming the file and the element.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from . import ir
+from .errors import TranslateError
+
+try:  # the C loader is several times faster on large pipelines
+    _YamlLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _YamlLoader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class LoadedPipeline:
+    spec: ir.PipelineSpec
+    platform: dict[str, Any]
+    source: str
+
+
+def _element_for(loc: tuple[Any, ...]) -> str:
+    """Turn a pydantic error location into the pipeline element a user recognizes."""
+    loc = tuple(str(x) for x in loc)
+    if len(loc) >= 2 and loc[0] == "components":
+        rest = loc[2:]
+        if len(rest) >= 3 and rest[0] == "dag" and rest[1] == "tasks":
+            return f"component '{loc[1]}' task '{rest[2]}' field '{'.'.join(rest[3:]) or rest[2]}'"
+        return f"component '{loc[1]}' field '{'.'.join(rest)}'"
+    if len(loc) >= 3 and loc[0] == "root" and loc[1] == "dag" and loc[2] == "tasks" and len(loc) > 3:
+        return f"task '{loc[3]}' field '{'.'.join(loc[4:])}'"
+    if len(loc) >= 3 and loc[0] == "deploymentSpec" and loc[1] == "executors":
+        return f"executor '{loc[2]}' field '{'.'.join(loc[3:])}'"
+    return f"field '{'.'.join(loc)}'" if loc else "document"
+
+
+def parse_documents(docs: list[Any], source: str) -> LoadedPipeline:
+    docs = [d for d in docs if d is not None]
+    if not docs:
+        raise TranslateError("the file holds no pipeline (it is empty)", file=source)
+    if not isinstance(docs[0], dict):
+        raise TranslateError("the file is not a KFP pipeline (expected a mapping with pipelineInfo and root)", file=source)
+    if len(docs) > 2:
+        raise TranslateError(f"expected one or two YAML documents (pipeline, platform spec), found {len(docs)}", file=source)
+    platform: dict[str, Any] = {}
+    if len(docs) == 2:
+        if not isinstance(docs[1], dict) or "platforms" not in docs[1]:
+            raise TranslateError("the second document is not a platform spec (no 'platforms' key)", file=source)
+        platform = docs[1]
+    first = docs[0]
+    if "pipelineSpec" in first and "pipelineInfo" not in first:  # a PipelineJob wrapper
+        first = first["pipelineSpec"]
+    if "pipelineInfo" not in first:
+        raise TranslateError("the file is not a KFP pipeline: no 'pipelineInfo'", file=source)
+    if "platform_spec" in first:
+        raise TranslateError("unsupported wrapper 'platform_spec'", file=source)
+    try:
+        spec = ir.PipelineSpec.model_validate(first)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        kind = err.get("type")
+        if kind == "extra_forbidden":
+            what = f"unknown or unsupported IR field '{err['loc'][-1]}'"
+        elif kind == "missing":
+            what = f"required field '{err['loc'][-1]}' is missing"
+        else:
+            what = err.get("msg", "invalid value")
+        raise TranslateError(what, file=source, element=_element_for(tuple(err["loc"]))) from None
+    if not spec.pipelineInfo.name:
+        raise TranslateError("the pipeline has no name", file=source, element="pipelineInfo")
+    return LoadedPipeline(spec, platform, source)
+
+
+def load_ir_file(path: Path) -> LoadedPipeline:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TranslateError("the file is not text (expected KFP IR YAML or JSON)", file=str(path)) from None
+    except OSError as exc:
+        raise TranslateError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
+    try:
+        if path.suffix == ".json":
+            docs = [json.loads(text)]
+        else:
+            docs = list(yaml.load_all(text, Loader=_YamlLoader))
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise TranslateError(f"the file is not valid YAML/JSON{where}", file=str(path)) from None
+    return parse_documents(docs, str(path))
+
+
+def compile_object(obj: Any, source: str) -> LoadedPipeline:
+    """Compile a kfp pipeline object in-process with the kfp SDK and load the resulting IR."""
+    from kfp import compiler
+
+    with tempfile.TemporaryDirectory(prefix="kfp-translate-") as tmp:
+        out = Path(tmp) / "pipeline.yaml"
+        try:
+            compiler.Compiler().compile(obj, package_path=str(out))
+        except Exception as exc:  # the SDK raises many types; all are user errors here
+            raise TranslateError(f"kfp could not compile the pipeline: {exc}", file=source) from None
+        loaded = load_ir_file(out)
+        return LoadedPipeline(loaded.spec, loaded.platform, source)
+
+
+def load_python(spec: str) -> LoadedPipeline:
+    path_text, _, func = spec.partition(":") if spec.count(":") == 1 and not os.path.exists(spec) else (spec, "", "")
+    path = Path(path_text)
+    if not path.is_file():
+        raise TranslateError("no such file", file=path_text)
+    module_name = f"_kfp_translate_user_{abs(hash(str(path.resolve())))}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise TranslateError("cannot import the file as Python", file=path_text)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise TranslateError(f"importing the file failed: {type(exc).__name__}: {exc}", file=path_text) from None
+    finally:
+        sys.path.pop(0)
+    from kfp.dsl import graph_component
+
+    found = {n: o for n, o in vars(module).items() if isinstance(o, graph_component.GraphComponent)}
+    if func:
+        if func not in found:
+            raise TranslateError(f"no @dsl.pipeline function named '{func}' (found: {', '.join(sorted(found)) or 'none'})", file=path_text)
+        obj = found[func]
+    else:
+        if not found:
+            raise TranslateError("no @dsl.pipeline function in the file", file=path_text)
+        if len(found) > 1:
+            raise TranslateError(
+                f"several pipelines in the file ({', '.join(sorted(found))}): name one as FILE.py:FUNCTION", file=path_text
+            )
+        obj = next(iter(found.values()))
+    return compile_object(obj, path_text)
+
+
+def load(source: Any) -> LoadedPipeline:
+    """Load from a path (`.yaml`, `.yml`, `.json`, `.py`, `file.py:func`), a dict, or a kfp pipeline."""
+    if isinstance(source, LoadedPipeline):
+        return source
+    if isinstance(source, dict):
+        return parse_documents([source], "<dict>")
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        base = text.rsplit(":", 1)[0] if text.count(":") == 1 and not os.path.exists(text) else text
+        if base.endswith(".py"):
+            return load_python(text)
+        path = Path(text)
+        if not path.exists():
+            raise TranslateError("no such file", file=text)
+        return load_ir_file(path)
+    from kfp.dsl import graph_component
+
+    if isinstance(source, graph_component.GraphComponent):
+        return compile_object(source, getattr(source, "name", "<pipeline>"))
+    raise TranslateError(f"cannot load a pipeline from a {type(source).__name__}")
