@@ -8,6 +8,7 @@ Importers make no pod: their artifact location goes straight into the consumers'
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from hera.workflows import models as m
@@ -20,6 +21,9 @@ from .container import TemplateRequest, build_template
 from .memo import memoize
 from .names import NameTable, param_name
 from .values import encode
+
+
+_PARAM_PLACEHOLDER = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
 
 
 @dataclass(frozen=True)
@@ -154,17 +158,14 @@ class _Scope:
 
     # --- values -------------------------------------------------------------------------------
 
-    def param_value(self, binding: g.Binding, ptype: str | None, element: str) -> str:
+    def param_value(self, binding: g.Binding, ptype: str | None, element: str, task: g.Task | None = None) -> str:
         if isinstance(binding, g.Const):
             value = binding.value
             if ptype is None:
                 ptype = g.STRING if isinstance(value, str) else (g.LIST if isinstance(value, list) else g.STRUCT)
             text = encode(value, ptype) if value is not None else ""
-            if "{{" in text:
-                for kfp, argo in ph.RUN_PLACEHOLDERS.items():
-                    text = text.replace(kfp, argo)
-                if "{{$" in text or "{{" in text.replace("{{workflow.", ""):
-                    raise TranslateError("a constant value contains '{{', which Argo would read as a variable", element=element)
+            if "{{" in text or "}}" in text:
+                text = self._interpolate(text, task, element)
             return text
         if isinstance(binding, g.FromInput):
             return "{{inputs.parameters.%s}}" % param_name(binding.name)
@@ -176,6 +177,33 @@ class _Scope:
                 json.dumps("$." + binding.field),
             )
         raise TranslateError(f"{type(binding).__name__} inputs are not supported yet", element=element)
+
+    def _interpolate(self, text: str, task: g.Task | None, element: str) -> str:
+        """KFP f-strings over channels arrive as constants with placeholders; Argo gets variables."""
+        pieces = re.split(r"(\{\{\$[^{}]*\}\})", text)
+        out = []
+        for piece in pieces:
+            if not piece.startswith("{{$"):
+                if "{{" in piece or "}}" in piece:
+                    raise TranslateError("a constant value contains '{{' or '}}', which Argo would read as a variable", element=element)
+                out.append(piece)
+                continue
+            if piece in ph.RUN_PLACEHOLDERS:
+                out.append(ph.RUN_PLACEHOLDERS[piece])
+                continue
+            if piece == "{{$.pipeline_task_name}}" and task is not None:
+                out.append(task.display_name)
+                continue
+            if piece == "{{$.pipeline_task_uuid}}" and task is not None:
+                out.append("{{workflow.uid}}-" + self.task_names.get(task.name, task.name))
+                continue
+            match = _PARAM_PLACEHOLDER.match(piece)
+            bound = dict(task.params).get(match.group(1)) if (match and task is not None) else None
+            if bound is None or isinstance(bound, g.Const):
+                raise TranslateError(f"unsupported placeholder {piece} in a constant", element=element)
+            pdef = task.component.interface.input_param(match.group(1)) if task else None
+            out.append(self.param_value(bound, pdef.type if pdef else None, element, task))
+        return "".join(out)
 
     def artifact_args(self, name: str, binding: g.Binding, with_digest: bool, element: str) -> tuple[m.Artifact, list[m.Parameter]]:
         aname = param_name(name)
@@ -219,7 +247,7 @@ class _Scope:
         params: list[m.Parameter] = []
         for name, binding in task.params:
             pdef = iface.input_param(name)
-            params.append(m.Parameter(name=param_name(name), value=self.param_value(binding, pdef.type if pdef else None, f"{where} input '{name}'")))
+            params.append(m.Parameter(name=param_name(name), value=self.param_value(binding, pdef.type if pdef else None, f"{where} input '{name}'", task)))
         artifacts: list[m.Artifact] = []
         for name, binding in task.artifacts:
             art, extra = self.artifact_args(name, binding, with_digest, f"{where} artifact '{name}'")
@@ -236,15 +264,73 @@ class _Scope:
         when = None
         if task.condition:
             when = self.when(task, where)
-        if task.iterator is not None:
-            raise TranslateError("ParallelFor is not supported yet", element=where)
-        return m.DAGTask(
+        dag_task = m.DAGTask(
             name=self.task_names[task.name],
             template=template,
             arguments=m.Arguments(parameters=params or None, artifacts=artifacts or None) if (params or artifacts) else None,
             depends=depends,
             when=when,
         )
+        if task.iterator is not None:
+            dag_task = self.loop(task, dag_task, where)
+        return dag_task
+
+    def loop(self, task: g.Task, dag_task: m.DAGTask, where: str) -> m.DAGTask:
+        """ParallelFor: `withItems` for a literal list, `withParam` for a list chosen at run time.
+
+        A parallelism limit needs a DAG of its own (Argo's `parallelism` caps a template's
+        children), so a limited loop becomes a wrapper template holding the looped task.
+        """
+        it = task.iterator
+        assert it is not None
+        if it.is_artifact:
+            raise TranslateError("ParallelFor over an artifact list is not supported yet", element=where)
+        params = list(dag_task.arguments.parameters or []) if dag_task.arguments else []
+        artifacts = list(dag_task.arguments.artifacts or []) if dag_task.arguments else []
+        with_items = with_param = None
+        if isinstance(it.items, g.Const):
+            if not isinstance(it.items.value, list):
+                raise TranslateError("loop items are not a list", element=where)
+            with_items = [m.Item(x) for x in it.items.value]
+        else:
+            source = dict(task.params).get(it.items.name) if isinstance(it.items, g.FromInput) else None
+            if source is None:
+                raise TranslateError(f"loop items come from '{getattr(it.items, 'name', '?')}', which the task does not receive", element=where)
+            pdef = task.component.interface.input_param(it.items.name)
+            with_param = self.param_value(source, pdef.type if pdef else g.LIST, where, task)
+        if it.parallelism is None:
+            params.append(m.Parameter(name=param_name(it.item_input), value="{{item}}"))
+            return dag_task.model_copy(update={
+                "with_items": with_items, "with_param": with_param,
+                "arguments": m.Arguments(parameters=params, artifacts=artifacts or None),
+            })
+        wrapper_name = self.emitter.names.claim(f"limit:{dag_task.template}:{it.parallelism}:{where}", f"{dag_task.template}-limit")
+        inner_params = [m.Parameter(name=p.name, value="{{inputs.parameters.%s}}" % p.name) for p in params]
+        inner_params.append(m.Parameter(name=param_name(it.item_input), value="{{item}}"))
+        inner_artifacts = [m.Artifact(name=a.name, from_="{{inputs.artifacts.%s}}" % a.name) for a in artifacts]
+        wrapper_inputs = [m.Parameter(name=p.name) for p in params]
+        if with_param is not None:
+            wrapper_inputs.append(m.Parameter(name="kfp-loop-items"))
+            params.append(m.Parameter(name="kfp-loop-items", value=with_param))
+        inner = m.DAGTask(
+            name=dag_task.name,
+            template=dag_task.template,
+            arguments=m.Arguments(parameters=inner_params, artifacts=inner_artifacts or None),
+            with_items=with_items,
+            with_param="{{inputs.parameters.kfp-loop-items}}" if with_param is not None else None,
+        )
+        self.emitter.templates.append(
+            m.Template(
+                name=wrapper_name,
+                inputs=m.Inputs(parameters=wrapper_inputs or None, artifacts=[m.Artifact(name=a.name) for a in artifacts] or None),
+                parallelism=it.parallelism,
+                dag=m.DAGTemplate(tasks=[inner]),
+            )
+        )
+        return dag_task.model_copy(update={
+            "template": wrapper_name,
+            "arguments": m.Arguments(parameters=params or None, artifacts=artifacts or None) if (params or artifacts) else None,
+        })
 
     def when(self, task: g.Task, where: str) -> str:
         from translator import conditions

@@ -1,0 +1,41 @@
+# kfp-translate developer tasks. The README's two set-up commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXAMPLE ?= examples/ml_training_pipeline.py
+
+.PHONY: install demo test golden argolint lint-manifests clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Translate the example pipeline to an Argo Workflow (build/ml_training_pipeline.argo.yaml).
+demo: install
+	mkdir -p build
+	$(BIN)/translate --backend argo $(EXAMPLE) -o build/ml_training_pipeline.argo.yaml
+	@echo "wrote build/ml_training_pipeline.argo.yaml (submit it with: argo submit build/ml_training_pipeline.argo.yaml)"
+
+## Run the whole test suite (builds the Go lint helper when Go is present).
+test: install
+	$(BIN)/python -m pytest -q
+
+## Regenerate every golden manifest after an intended change; review the diff before committing.
+golden: install
+	KFP_TRANSLATE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
+
+## Build the Go helper that runs Argo's own offline lint.
+argolint:
+	cd tools/argolint && go build -o bin/argolint .
+
+## Lint every golden manifest with Argo's own validation code.
+lint-manifests: install argolint
+	$(BIN)/translate lint $$(find tests/golden -name '*.yaml' | sort)
+
+clean:
+	rm -rf build tools/argolint/bin .pytest_cache
