@@ -31,7 +31,7 @@ golden: install
 
 ## Build the Go helper that runs Argo's own offline lint.
 argolint:
-	cd tools/argolint && go build -o bin/argolint .
+	cd tools/argolint && go build -trimpath -o bin/argolint .
 
 ## Lint every golden manifest with Argo's own validation code.
 lint-manifests: install argolint

@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,17 +103,21 @@ def load_ir_file(path: Path) -> LoadedPipeline:
 
 
 def compile_object(obj: Any, source: str) -> LoadedPipeline:
-    """Compile a kfp pipeline object in-process with the kfp SDK and load the resulting IR."""
-    from kfp import compiler
+    """Compile a kfp pipeline object in-process, taking the IR as the compiler would write it.
 
-    with tempfile.TemporaryDirectory(prefix="kfp-translate-") as tmp:
-        out = Path(tmp) / "pipeline.yaml"
-        try:
-            compiler.Compiler().compile(obj, package_path=str(out))
-        except Exception as exc:  # the SDK raises many types; all are user errors here
-            raise TranslateError(f"kfp could not compile the pipeline: {exc}", file=source) from None
-        loaded = load_ir_file(out)
-        return LoadedPipeline(loaded.spec, loaded.platform, source)
+    The dicts come straight from the protos (what `kfp.compiler` serializes), not from the
+    YAML file: kfp's YAML header comment breaks when a default value holds a newline.
+    """
+    from google.protobuf import json_format
+    from kfp.compiler import pipeline_spec_builder as builder
+
+    try:
+        spec_proto = builder.modify_pipeline_spec_with_override(obj.pipeline_spec, None, None, None)
+        spec = json_format.MessageToDict(spec_proto)
+        platform = json_format.MessageToDict(obj.platform_spec) if len(obj.platform_spec.platforms) else {}
+    except Exception as exc:  # the SDK raises many types; all are user errors here
+        raise TranslateError(f"kfp could not compile the pipeline: {exc}", file=source) from None
+    return parse_documents([spec, platform] if platform else [spec], source)
 
 
 def load_python(spec: str) -> LoadedPipeline:

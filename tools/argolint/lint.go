@@ -87,12 +87,16 @@ func decode(data []byte) []object {
 }
 
 func decodeDocument(doc []byte) (object, bool) {
-	js, err := yaml.YAMLToJSONStrict(doc)
+	js, err := yaml.YAMLToJSON(doc)
 	if err != nil {
 		return object{err: err}, true
 	}
-	if s := string(bytes.TrimSpace(js)); s == "null" || s == "" {
+	js = bytes.TrimSpace(js)
+	if len(js) == 0 || string(js) == "null" {
 		return object{}, false // empty document
+	}
+	if js[0] != '{' {
+		return object{err: errors.New("not a Kubernetes object: expected a mapping with apiVersion and kind")}, true
 	}
 	var head struct {
 		metav1.TypeMeta `json:",inline"`
@@ -117,14 +121,19 @@ func decodeDocument(doc []byte) (object, bool) {
 	default:
 		return object{}, false
 	}
+	// Strict decoding as in Argo's common.ParseObjects: duplicate YAML keys and
+	// unknown or duplicate fields are errors.
 	strictErrs, err := kjson.UnmarshalStrict(js, o.obj)
-	switch {
-	case err != nil:
+	if err != nil {
 		o.obj, o.err = nil, err
-	case len(strictErrs) > 0:
+		return o, true
+	}
+	if _, err := yaml.YAMLToJSONStrict(doc); err != nil {
+		o.err = err
+	} else if len(strictErrs) > 0 {
 		o.err = runtime.NewStrictDecodingError(strictErrs)
-	case head.APIVersion != wfv1.SchemeGroupVersion.String():
-		o.err = fmt.Errorf("apiVersion %q is not %q", head.APIVersion, wfv1.SchemeGroupVersion.String())
+	} else if want := wfv1.SchemeGroupVersion.String(); head.APIVersion != want {
+		o.err = fmt.Errorf("apiVersion %q is not %q", head.APIVersion, want)
 	}
 	return o, true
 }
