@@ -200,3 +200,17 @@ def sleeper(pid_file: str):
         f.write(str(os.getpid()))
     os.rename(pid_file + ".tmp", pid_file)
     time.sleep(300)
+
+
+@dsl.component(base_image=IMAGE)
+def custom_path_writer(where: str, text: str, model: Output[Model]):
+    model.set_path(where)  # KFP uploads from a custom path; the shim copies it into place
+    with open(model.path, "w", encoding="utf-8") as f:
+        f.write(text)
+    model.metadata["where"] = where
+
+
+@dsl.component(base_image=IMAGE)
+def braces(x: str) -> NamedTuple("B", [("fmt", str), ("jinja", str)]):
+    # Source text with double braces: the translator base64-guards such argv elements.
+    return (f"{{{x}}}", "{{ " + x + " }}")

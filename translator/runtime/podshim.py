@@ -1,6 +1,7 @@
 # kfp-translate pod shim: runs inside the Argo container (stdlib only, Python 3.7+).
 # Usage: python3 -c <this source> <SPEC JSON> -- <KFP command...> <args with the marker>
 # Contract: docs/design.md, "The pod contract".
+import base64
 import hashlib
 import json
 import os
@@ -10,104 +11,91 @@ import subprocess
 import sys
 
 SHIM_VERSION = 1
+# Argv elements and env values the translator base64-encoded: Argo reads double braces as
+# variables; the kubelet rewrites dollar-parenthesis references and double dollars in env,
+# command and args.
+B64_PREFIX = "__KFP_B64__:"
 SEP = (",", ":")
-JSON_OBJECT_TYPES = ("STRUCT", "TASK_FINAL_STATUS", "TASK_CONFIG")
-PARAM_TYPES = ("STRING", "NUMBER_INTEGER", "NUMBER_DOUBLE", "BOOLEAN", "LIST") + JSON_OBJECT_TYPES
+PARAM_TYPES = ("STRING", "NUMBER_INTEGER", "NUMBER_DOUBLE", "BOOLEAN", "LIST", "STRUCT",
+               "TASK_FINAL_STATUS", "TASK_CONFIG")
 BOOLS = {"true": True, "True": True, "TRUE": True, "t": True, "T": True, "1": True,
          "false": False, "False": False, "FALSE": False, "f": False, "F": False, "0": False}
-# Artifacts KFP components only describe through metadata (log_metric, ...): no file required.
+# KFP components describe these only through metadata (log_metric ...): no file is required.
 METADATA_ONLY = ("system.Metrics", "system.ClassificationMetrics",
                  "system.SlicedClassificationMetrics")
-
 
 class ShimError(Exception):
     pass
 
-
 def pj(v):
-    # Numbers travel through KFP as protobuf doubles and reach the executor as protojson:
-    # integral numbers inside lists/structs arrive as ints (the IR writes [1.0, 2.0]).
+    # KFP numbers are protobuf doubles that reach the executor as protojson: integral numbers
+    # inside lists/structs arrive as ints (the IR writes List[int] defaults as [1.0, 2.0]).
     if isinstance(v, float) and v.is_integer():
         return int(v)
-    if isinstance(v, list):
-        return [pj(x) for x in v]
-    if isinstance(v, dict):
-        return {k: pj(x) for k, x in v.items()}
-    return v
-
+    return [pj(x) for x in v] if isinstance(v, list) else \
+        {k: pj(x) for k, x in v.items()} if isinstance(v, dict) else v
 
 def conv(t, v, what):
-    """Typed value of parameter type t from text (env/file) or a JSON value (executor output)."""
-    shown = repr(v) if len(repr(v)) <= 200 else repr(v)[:200] + "..."
-
-    def bad(why=""):
-        return ShimError("%s: cannot read %s as %s%s" % (what, shown, t, why))
+    """Typed value of parameter type t from text (env, file) or a JSON value (executor output)."""
     if t == "STRING":
         return v if isinstance(v, str) else json.dumps(v, separators=SEP)
+    s = v.strip() if isinstance(v, str) else None
     try:
         if t == "NUMBER_INTEGER":
-            if isinstance(v, str):
+            n = v
+            if s is not None:
                 try:
-                    return int(v.strip())
+                    return int(s)
                 except ValueError:
-                    v = float(v.strip())
-            if isinstance(v, float) and not v.is_integer():
-                raise bad(" (not an integer)")
-            if isinstance(v, (int, float)):
-                return int(v)
+                    n = float(s)
+            if isinstance(n, (int, float)) and float(n).is_integer():
+                return int(n)
         elif t == "NUMBER_DOUBLE":
             if isinstance(v, (str, int, float)):
-                return float(v.strip() if isinstance(v, str) else v)
+                return float(v if s is None else s)
         elif t == "BOOLEAN":
-            if isinstance(v, str) and v.strip() in BOOLS:
-                return BOOLS[v.strip()]
+            if s in BOOLS:
+                return BOOLS[s]
             if isinstance(v, (bool, int)) and v in (0, 1):
                 return bool(v)
         else:
-            if isinstance(v, str):
-                v = json.loads(v)
-            if isinstance(v, list if t == "LIST" else dict):
-                return pj(v)
+            j = v if s is None else json.loads(v)
+            if isinstance(j, list if t == "LIST" else dict):
+                return pj(j)
     except (ValueError, OverflowError):
         pass
-    raise bad()
+    raise ShimError("%s: cannot read %.200r as %s" % (what, v, t))
 
-
-def canon(t, v):
-    if t == "STRING":
-        return v
-    if t == "NUMBER_INTEGER":
-        return str(v)
+def canon(t, v):  # docs/design.md, "Canonical parameter encoding"
     if t == "NUMBER_DOUBLE":
         return json.dumps(float(v))
     if t == "BOOLEAN":
         return "true" if v else "false"
-    return json.dumps(v, separators=SEP)
+    return v if t == "STRING" else str(v) if t == "NUMBER_INTEGER" else json.dumps(v, separators=SEP)
 
+def unb64(x):
+    if not x.startswith(B64_PREFIX):
+        return x
+    try:
+        return base64.b64decode(x[len(B64_PREFIX):], validate=True).decode("utf-8", "surrogateescape")
+    except ValueError as e:
+        raise ShimError("bad %s value: %s" % (B64_PREFIX, e))
 
-def getenv(name):
-    if getattr(os, "environb", None) is not None:
-        v = os.environb.get(os.fsencode(name))
-        return None if v is None else v.decode("utf-8", "surrogateescape")
-    return os.environ.get(name)
-
+def getenv(name):  # via bytes: independent of the image's locale
+    v = os.environb.get(os.fsencode(name))
+    return None if v is None else unb64(v.decode("utf-8", "surrogateescape"))
 
 def read_text(path):
-    with open(path, "rb") as f:
+    with open(path, "rb") as f:  # binary: no newline translation
         return f.read().decode("utf-8", "surrogateescape")
-
 
 def write_text(path, text):
     mkparent(path)
     with open(path, "wb") as f:
         f.write(text.encode("utf-8", "surrogateescape"))
 
-
 def mkparent(path):
-    d = os.path.dirname(path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
 
 def file_sha(path):
     h = hashlib.sha256()
@@ -116,11 +104,10 @@ def file_sha(path):
             h.update(chunk)
     return h.hexdigest()
 
-
 def digest(path):
-    # File: sha256 of its bytes. Directory: sha256 over "kfpt-dir\0" then, for every entry in
-    # sorted relative-path order, "<kind>\0<relpath>\0<file sha256 | link target | ''>\0",
-    # kind f (file, or symlink to a file), d (directory), l (other symlink).
+    # File: sha256 of its bytes. Directory: sha256 of "kfpt-dir\0" then, for every entry in
+    # sorted relative-path order, "<kind>\0<relpath>\0<sha256 hex | link target | ''>\0" with
+    # kind f (file or symlink to a file), d (directory), l (any other symlink).
     if not os.path.isdir(path):
         return "sha256:" + file_sha(path)
     entries = []
@@ -128,100 +115,80 @@ def digest(path):
         for n in dirs + files:
             full = os.path.join(root, n)
             rel = os.path.relpath(full, path).replace(os.sep, "/")
-            if os.path.isfile(full):
-                entries.append((rel, "f", file_sha(full)))
-            elif os.path.islink(full):
-                entries.append((rel, "l", os.readlink(full)))
-            else:
-                entries.append((rel, "d", ""))
+            entries.append((rel, "f", file_sha(full)) if os.path.isfile(full) else
+                           (rel, "l", os.readlink(full)) if os.path.islink(full) else (rel, "d", ""))
     h = hashlib.sha256(b"kfpt-dir\0")
     for rel, kind, x in sorted(entries):
         h.update(("%s\0%s\0%s\0" % (kind, rel, x)).encode("utf-8", "surrogateescape"))
     return "sha256:" + h.hexdigest()
 
-
 def json_env(env, default, kind, what):
     raw = getenv(env) if env else None
-    if raw is None or not raw.strip():
-        return default
     try:
-        v = json.loads(raw)
+        v = json.loads(raw) if raw and raw.strip() else default
     except ValueError as e:
-        raise ShimError("%s: metadata in $%s is not JSON: %s" % (what, env, e))
+        v = e
     if not isinstance(v, kind):
-        raise ShimError("%s: metadata in $%s is not a JSON %s" % (what, env, kind.__name__))
+        raise ShimError("%s: metadata in $%s is not a JSON %s: %s" % (what, env, kind.__name__, v))
     return v
 
-
 def artifact(name, a, uri, metadata):
-    t = {"schemaTitle": a.get("schemaTitle", "system.Artifact")}
-    if a.get("schemaVersion"):
-        t["schemaVersion"] = a["schemaVersion"]
+    t = dict((k, a[k]) for k in ("schemaTitle", "schemaVersion") if a.get(k))
     return {"name": name, "uri": uri, "type": t, "metadata": metadata}
-
 
 def build_executor_input(spec):
     ins, outs = spec.get("inputs", {}), spec["outputs"]
-    values, in_arts = {}, {}
+    values, arts = {}, {}
     for name, p in ins.get("parameters", {}).items():
-        raw = getenv(p["env"])
+        raw = getenv(p["env"])  # unset: absent, the function's default applies
         if raw is not None:
             values[name] = conv(p["type"], raw, "input parameter %r ($%s)" % (name, p["env"]))
     for name, a in ins.get("artifacts", {}).items():
-        what = "input artifact %r" % name
-        path = a["path"]
-        if a.get("isList"):
+        what, path = "input artifact %r" % name, a["path"]
+        if a.get("isList"):  # items in <path>/0, <path>/1, ...; metadata: a JSON list
             items = sorted((n for n in (os.listdir(path) if os.path.isdir(path) else [])
                             if n.isdigit()), key=int)
             mds = json_env(a.get("metadataEnv"), [{}] * len(items), list, what)
             if len(mds) != len(items):
                 raise ShimError("%s: %d items in %s but %d metadata entries"
                                 % (what, len(items), path, len(mds)))
-            in_arts[name] = {"artifacts": [
-                artifact(name, a, os.path.join(path, n), md if isinstance(md, dict) else {})
-                for n, md in zip(items, mds)]}
-        elif os.path.lexists(path):  # absent (e.g. optional, not supplied): not in ExecutorInput
-            in_arts[name] = {"artifacts": [
+            arts[name] = {"artifacts": [artifact(name, a, os.path.join(path, n),
+                                                 md if isinstance(md, dict) else {})
+                                        for n, md in zip(items, mds)]}
+        elif os.path.lexists(path):  # not downloaded (optional, not supplied): absent
+            arts[name] = {"artifacts": [
                 artifact(name, a, path, json_env(a.get("metadataEnv"), {}, dict, what))]}
-    return {"inputs": {"parameterValues": values, "artifacts": in_arts},
-            "outputs": {"parameters": {n: {"outputFile": p["outputFile"]}
-                                       for n, p in outs.get("parameters", {}).items()},
-                        "artifacts": {n: {"artifacts": [artifact(n, a, a["path"], {})]}
-                                      for n, a in outs.get("artifacts", {}).items()},
-                        "outputFile": outs["executorOutput"]}}
-
+    out_params = dict((n, {"outputFile": p["outputFile"]})
+                      for n, p in outs.get("parameters", {}).items())
+    out_arts = dict((n, {"artifacts": [artifact(n, a, a["path"], {})]})
+                    for n, a in outs.get("artifacts", {}).items())
+    return dict(inputs=dict(parameterValues=values, artifacts=arts), outputs=dict(
+        parameters=out_params, artifacts=out_arts, outputFile=outs["executorOutput"]))
 
 def relocate(a, produced, task_root):
-    # KFP uploads from the executor output's custom_path / uri when the component moved the
-    # artifact (pythonic artifacts: `Dataset(uri=dsl.get_uri())`): bring it to the Argo path.
+    # KFP uploads from the executor output's custom_path or uri when the component moved the
+    # artifact (pythonic artifacts: Dataset(uri=dsl.get_uri())): bring it to the Argo path.
     src = produced.get("custom_path") or produced.get("customPath") or produced.get("uri") or ""
-    dst = a["path"]
-    if not src.startswith("/") or os.path.normpath(src) == os.path.normpath(dst) \
-            or os.path.lexists(dst) or not os.path.exists(src):
+    src, dst = os.path.normpath(src or "."), os.path.normpath(a["path"])
+    if not os.path.isabs(src) or src == dst or os.path.lexists(dst) or not os.path.exists(src):
         return
     mkparent(dst)
-    if os.path.normpath(src).startswith(os.path.normpath(task_root) + os.sep):
+    if src.startswith(os.path.normpath(task_root) + os.sep):
         shutil.move(src, dst)
-    elif os.path.isdir(src):
-        shutil.copytree(src, dst, symlinks=True)
     else:
-        shutil.copy2(src, dst)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, dst)
 
-
-def collect_outputs(spec):
-    outs = spec["outputs"]
-    eo_path = outs["executorOutput"]
-    eo = {}
+def collect_outputs(outs):
+    eo_path, eo, errors = outs["executorOutput"], {}, []
     if os.path.exists(eo_path):
         try:
             eo = json.loads(read_text(eo_path))
         except ValueError as e:
             raise ShimError("executor output %s is not JSON: %s" % (eo_path, e))
     pvals = eo.get("parameterValues") or {}
-    errors = []
     for name, p in outs.get("parameters", {}).items():
         what = "output parameter %r" % name
-        try:
+        try:  # like KFP's launcher: the executor output wins over the output file
             if pvals.get(name) is not None:
                 v = conv(p["type"], pvals[name], what)
             elif os.path.isfile(p["outputFile"]):
@@ -248,6 +215,11 @@ def collect_outputs(spec):
     if errors:
         raise ShimError("; ".join(errors))
 
+def killpg(pgid, signum):
+    try:
+        os.killpg(pgid, signum)
+    except OSError:
+        pass
 
 def run(argv):
     if len(argv) < 4 or argv[2] != "--":
@@ -259,34 +231,28 @@ def run(argv):
                 list(outs.get("parameters", {}).values()):
             if p["type"] not in PARAM_TYPES:
                 raise ShimError("invalid SPEC: unsupported parameter type %r" % p["type"])
-        ei = json.dumps(build_executor_input(spec))  # ASCII-only: safe in argv under any locale
-        paths = [outs["executorOutput"]] + \
-            [p[k] for p in outs.get("parameters", {}).values() for k in ("outputFile", "argoPath")] + \
-            [a[k] for a in outs.get("artifacts", {}).values()
-             for k in ("path", "metadataPath", "digestPath")]
+        ei = json.dumps(build_executor_input(spec))  # ASCII only: safe in argv under any locale
+        for path in [outs["executorOutput"]] + \
+                [p[k] for p in outs.get("parameters", {}).values() for k in ("outputFile", "argoPath")] \
+                + [a[k] for a in outs.get("artifacts", {}).values()
+                   for k in ("path", "metadataPath", "digestPath")]:
+            mkparent(path)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ShimError("invalid SPEC: %s: %s" % (type(e).__name__, e))
-    for path in paths:
-        mkparent(path)
-    cmd = [ei if x == marker else x for x in argv[3:]]
-    try:  # own process group, so a signal reaches the sh wrappers and the python under them
+    cmd = [ei if x == marker else unb64(x) for x in argv[3:]]
+    try:  # own process group: a signal reaches the sh wrappers and the python under them
         child = subprocess.Popen(cmd, start_new_session=True)
     except OSError as e:
         raise ShimError("cannot start %r: %s" % (cmd[0], e))
-
-    def forward(signum, _frame):
-        try:
-            os.killpg(child.pid, signum)
-        except OSError:
-            pass
     for s in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(s, forward)
+        signal.signal(s, lambda signum, _: killpg(child.pid, signum))
     rc = child.wait()
+    for s in (signal.SIGTERM, signal.SIGINT):  # from now on a signal stops the shim itself
+        signal.signal(s, signal.SIG_DFL)
     if rc != 0:
-        return 128 - rc if rc < 0 else rc
-    collect_outputs(spec)
+        return 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell reports
+    collect_outputs(outs)
     return 0
-
 
 def main():
     try:
@@ -296,7 +262,6 @@ def main():
         code = 1
     sys.stderr.flush()
     sys.exit(code)
-
 
 if __name__ == "__main__":
     main()
