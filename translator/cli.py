@@ -23,7 +23,22 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+# Plain scalars that some YAML 1.1 parsers (go-yaml v2, used by kubectl and Argo) read as
+# booleans or null although PyYAML writes them unquoted: a parameter named `y` must stay a string.
+_AMBIGUOUS = {"y", "Y", "n", "N", "~", "="}
+
+
+def _number_like(data: str) -> bool:
+    try:
+        float(data.replace("_", ""))
+        return True
+    except ValueError:
+        return False
+
+
 def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if data in _AMBIGUOUS or _number_like(data):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="'")
     style = "|" if "\n" in data and not data.endswith((" ", "\t")) and "\r" not in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 

@@ -19,6 +19,7 @@ Anything outside this subset raises ExprError.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -265,8 +266,21 @@ def _jsonpath(doc: Any, path: Any) -> Any:
     return value
 
 
+def _b64enc(x: Any) -> str:
+    if not isinstance(x, str):
+        raise ExprError(f"sprig.b64enc needs a string, got {_go_type(x)}")
+    return base64.b64encode(x.encode("utf-8", "surrogateescape")).decode()
+
+
+def _replace(old: Any, new: Any, src: Any) -> str:
+    if not all(isinstance(v, str) for v in (old, new, src)):
+        raise ExprError("sprig.replace needs strings")
+    return src.replace(old, new)
+
+
 _FUNCS = {"asInt": _go_int, "asFloat": _go_float, "trim": _trim, "string": _string, "toJson": _to_json,
-          "sprig.sha256sum": _sha256sum, "jsonpath": _jsonpath}
+          "sprig.sha256sum": _sha256sum, "jsonpath": _jsonpath, "sprig.b64enc": _b64enc,
+          "sprig.replace": _replace}
 
 
 def _go_type(x: Any) -> str:

@@ -241,7 +241,7 @@ class _Builder:
     def dag(self, spec: ir.ComponentSpec, element: str) -> g.DagImpl:
         assert spec.dag is not None
         tasks = []
-        for task_name, task in spec.dag.tasks.items():
+        for task_name, task in sorted(spec.dag.tasks.items()):
             tasks.append(self.task(task_name, task, spec, f"{element}/{task_name}" if element else task_name))
         known = {t.name for t in tasks}
         for t in tasks:

@@ -45,11 +45,28 @@ class TemplateRequest:
     task_name: str  # only part of the identity when the component reads {{$.pipeline_task_name}}
 
 
+def kube_escape(text: str) -> str:
+    """The kubelet rewrites `$$` to `$` and expands `$(VAR)` in command, args and env values:
+    doubling every `$` makes literal text arrive exactly as written."""
+    return text.replace("$", "$$")
+
+
 def _guard_braces(text: str) -> str:
-    """Argo treats every `{{...}}` in a template as a variable; user text must never be one."""
+    """Argo substitutes known `{{...}}` variables anywhere in a template, with no escape; user
+    text holding braces travels base64-encoded and the pod shim decodes it."""
     if "{{" in text or "}}" in text:
         return B64_PREFIX + base64.b64encode(text.encode()).decode()
-    return text
+    return kube_escape(text)
+
+
+def runtime_value(param: str) -> str:
+    """A run-time value for the pod shim: base64 of the parameter, computed by Argo itself.
+
+    Inserting the raw value would expose it to Argo's later substitution passes (a value
+    holding `{{workflow.name}}` would be rewritten) and to the kubelet's `$(VAR)` expansion;
+    base64 text contains neither braces nor `$`.
+    """
+    return B64_PREFIX + "{{=sprig.b64enc(inputs.parameters[%s])}}" % json.dumps(param)
 
 
 def _resources(res: g.Resources, settings: PodSettings, resolver: ph.Resolver) -> m.ResourceRequirements | None:
@@ -144,9 +161,19 @@ def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[s
                 }
                 for a in iface.output_artifacts
             },
-            "executorOutput": f"{ph.SHIM_DIR}/executor_output.json",
+            "executorOutput": f"{ph.SHIM_DIR}/executor/executor_output.json",
         },
     }
+
+
+def _python_part(text: str, resolver: ph.Resolver) -> str:
+    """A literal part of a Python component's command: user code, guarded from Argo and the kubelet."""
+    if "{{$." not in text:
+        return _guard_braces(text)
+    resolved = resolver.string(text)
+    if resolved.count("{{") != resolved.count("{{inputs.") + resolved.count("{{workflow."):
+        raise TranslateError("a command part mixes KFP placeholders with literal '{{'", element=resolver.element)
+    return resolved
 
 
 def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) -> m.Template:
@@ -189,15 +216,13 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         meta_env: dict[str, str] = {}
         for i, pname in enumerate(sorted(p for p in present if p in declared)):
             env_names[pname] = f"KFPT_P_{i}"
-            env.append(m.EnvVar(name=f"KFPT_P_{i}", value="{{inputs.parameters.%s}}" % param_name(pname)))
+            env.append(m.EnvVar(name=f"KFPT_P_{i}", value=runtime_value(param_name(pname))))
         for i, aname in enumerate(req.artifacts):
             meta_env[aname] = f"KFPT_M_{i}"
-            env.append(m.EnvVar(name=f"KFPT_M_{i}", value="{{inputs.parameters.%s}}" % ph.metadata_param(aname)))
+            env.append(m.EnvVar(name=f"KFPT_M_{i}", value=runtime_value(ph.metadata_param(aname))))
         spec = json.dumps(_shim_spec(req, env_names, meta_env), sort_keys=True, separators=(",", ":"))
-        command = ["python3", "-c", shim_source(), spec, "--"] + [
-            _guard_braces(resolver.string(c) if "{{$." in c else c) for c in impl.command
-        ]
-        args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _guard_braces(resolver.string(a) if "{{$." in a else a) for a in impl.args]
+        command = ["python3", "-c", shim_source(), kube_escape(spec), "--"] + [_python_part(c, resolver) for c in impl.command]
+        args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _python_part(a, resolver) for a in impl.args]
     else:
         command = resolver.argv(impl.command)
         args = resolver.argv(impl.args)

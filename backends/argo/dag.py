@@ -20,7 +20,7 @@ from . import placeholders as ph
 from .container import TemplateRequest, build_template
 from .memo import memoize
 from .names import NameTable, param_name
-from .values import encode
+from .values import ABSENT, encode
 
 
 _PARAM_PLACEHOLDER = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
@@ -113,6 +113,8 @@ class Emitter:
         in_params = []
         for p in iface.input_params:
             default = encode(p.default, p.type) if p.has_default and p.default is not None else None
+            if default is None and p.optional:
+                default = ABSENT
             in_params.append(m.Parameter(name=param_name(p.name), default=default))
         in_artifacts = []
         for a in iface.input_artifacts:

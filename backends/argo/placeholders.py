@@ -62,6 +62,12 @@ class Resolver:
     element: str
     task_name: str = ""
 
+    @staticmethod
+    def param_ref(name: str) -> str:
+        """A run-time value in command/args/env: `$` doubled so the kubelet's `$(VAR)` expansion
+        gives back the value itself (see container.escaped_value)."""
+        return '{{=sprig.replace("$", "$$", inputs.parameters[%s])}}' % json.dumps(name)
+
     def _one(self, text: str) -> str:
         if text in RUN_PLACEHOLDERS:
             return RUN_PLACEHOLDERS[text]
@@ -74,14 +80,14 @@ class Resolver:
             name = m.group(1)
             if name not in self.params:
                 return ""  # an absent optional input renders as empty, as in KFP
-            return "{{inputs.parameters.%s}}" % param_name(name)
+            return self.param_ref(param_name(name))
         m = _INPUT_ART.match(text)
         if m:
             name, attr = m.groups()
             if name not in self.artifacts:
                 raise TranslateError(f"placeholder {text} names an artifact input that is not bound", element=self.element)
             if attr == "metadata":
-                return "{{inputs.parameters.%s}}" % metadata_param(name)
+                return self.param_ref(metadata_param(name))
             return input_path(name)
         m = _OUTPUT_ART.match(text)
         if m:
@@ -96,8 +102,14 @@ class Resolver:
         raise TranslateError(f"unsupported placeholder {text}", element=self.element)
 
     def string(self, text: str) -> str:
-        """Resolve every placeholder embedded in one string."""
-        return _PLACEHOLDER.sub(lambda m: self._one(m.group(0)), text)
+        """Resolve every placeholder embedded in one string; literal text is kubelet-escaped."""
+        out, last = [], 0
+        for match in _PLACEHOLDER.finditer(text):
+            out.append(text[last : match.start()].replace("$", "$$"))
+            out.append(self._one(match.group(0)))
+            last = match.end()
+        out.append(text[last:].replace("$", "$$"))
+        return "".join(out)
 
     def argv(self, parts: tuple[str, ...], keep: Callable[[str], bool] = lambda s: False) -> list[str]:
         """Resolve a command or args list; Concat/IfPresent may expand to zero or more items."""

@@ -12,7 +12,7 @@ from translator.errors import TranslateError
 from . import validate
 from .dag import ArgoOptions, Emitter
 from .names import MAX_WORKFLOW, dns_name, param_name
-from .values import encode
+from .values import ABSENT, encode
 
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
 API_VERSION = "argoproj.io/v1alpha1"
@@ -54,6 +54,8 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
             out.append(m.Parameter(name=param_name(p.name), value=encode(value, p.type)))
         elif p.has_default and p.default is not None:
             out.append(m.Parameter(name=param_name(p.name), value=encode(p.default, p.type)))
+        elif p.optional:
+            out.append(m.Parameter(name=param_name(p.name), value=ABSENT))  # None unless given
         else:
             out.append(m.Parameter(name=param_name(p.name)))  # required at submit time
     return out

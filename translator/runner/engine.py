@@ -304,14 +304,16 @@ class Runner:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         env.update(self.extra_env)
+        defined: dict[str, str] = {}
         for e in container.get("env", []):
             if "value" not in e:
                 node.phase, node.message = ERROR, f"env {e['name']} comes from a Kubernetes object: not available locally"
                 return node
-            env[e["name"]] = local(e["value"])
+            defined[e["name"]] = local(kubelet_expand(e["value"], defined))
+        env.update(defined)
         (sandbox / "home").mkdir()
         (sandbox / "tmp").mkdir()
-        argv = [local(x) for x in container.get("command", []) + container.get("args", [])]
+        argv = [local(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
         self.log(f"{path}: running pod {pod}")
         with open(sandbox / "log.txt", "wb") as logf:
             proc = subprocess.run(argv, env=env, cwd=sandbox / "tmp", stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -386,6 +388,29 @@ class Runner:
             "artifacts": {k: {"key": v.key, "external": v.external} for k, v in node.artifacts.items()},
         }
         file.write_text(json.dumps(entry, sort_keys=True))
+
+
+def kubelet_expand(text: str, env: dict[str, str]) -> str:
+    """The kubelet's expansion of command, args and env values: `$$` is `$`, `$(VAR)` is VAR's
+    value when the container defines VAR, anything else stays as written."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif text.startswith("$(", i) and ")" in text[i + 2 :]:
+            end = text.index(")", i + 2)
+            name = text[i + 2 : end]
+            if name in env:
+                out.append(env[name])
+                i = end + 1
+            else:
+                out.append("$(")
+                i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 def _dependencies(depends: str) -> list[str]:

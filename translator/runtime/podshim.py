@@ -15,6 +15,7 @@ SHIM_VERSION = 1
 # variables; the kubelet rewrites dollar-parenthesis references and double dollars in env,
 # command and args.
 B64_PREFIX = "__KFP_B64__:"
+ABSENT = "\uffff"  # an optional input given no value (KFP's None); a noncharacter, never real data
 SEP = (",", ":")
 PARAM_TYPES = ("STRING", "NUMBER_INTEGER", "NUMBER_DOUBLE", "BOOLEAN", "LIST", "STRUCT",
                "TASK_FINAL_STATUS", "TASK_CONFIG")
@@ -140,7 +141,8 @@ def build_executor_input(spec):
     ins, outs = spec.get("inputs", {}), spec["outputs"]
     values, arts = {}, {}
     for name, p in ins.get("parameters", {}).items():
-        raw = getenv(p["env"])  # unset: absent, the function's default applies
+        raw = getenv(p["env"])  # unset or ABSENT: absent, the function's default applies
+        raw = None if raw == ABSENT else raw
         if raw is not None:
             values[name] = conv(p["type"], raw, "input parameter %r ($%s)" % (name, p["env"]))
     for name, a in ins.get("artifacts", {}).items():
