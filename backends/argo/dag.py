@@ -156,6 +156,11 @@ class _Scope:
     def _producer(self, name: str, element: str) -> str:
         if name not in self.task_names:
             raise TranslateError(f"refers to task '{name}', which is not in the same DAG", element=element)
+        producer = next(t for t in self.dag.tasks if t.name == name)
+        if producer.iterator is not None:
+            raise TranslateError(
+                f"reads an output of loop '{name}' (dsl.Collected), which is not supported yet", element=element
+            )
         return self.task_names[name]
 
     # --- values -------------------------------------------------------------------------------
@@ -262,7 +267,10 @@ class _Scope:
             if isinstance(binding, (g.FromTask, g.FromTaskStatus)):
                 deps.add(binding.task)
         deps -= set(self.importers)
-        depends = " && ".join(sorted(self._producer(d, where) for d in deps)) or None
+        for d in deps:
+            if d not in self.task_names:
+                raise TranslateError(f"depends on task '{d}', which is not in the same DAG", element=where)
+        depends = " && ".join(sorted(self.task_names[d] for d in deps)) or None
         when = None
         if task.condition:
             when = self.when(task, where)
