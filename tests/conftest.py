@@ -24,3 +24,15 @@ def corpus() -> Path:
     if not (CORPUS / "ir").is_dir():
         pytest.fail(f"the KFP corpus is missing at {CORPUS} (set KFP_CORPUS)")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3-compatible server (moto's) on loopback for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

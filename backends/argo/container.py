@@ -247,13 +247,14 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
                 value_from=m.ValueFrom(path=f"{ph.SHIM_DIR}/artifacts/{a.name}.metadata", default="{}"),
             )
         )
-        # Container components compute no digest: their artifacts are identified by the run
-        # that made them (KFP's own semantics); a cache hit restores that identity.
+        # Container components compute no digest: their artifacts are identified by where they
+        # were stored (KFP's own semantics: identity, not content); a cache hit restores it.
         out_params.append(
             m.Parameter(
                 name=ph.digest_param(a.name),
                 value_from=m.ValueFrom(
-                    path=f"{ph.SHIM_DIR}/artifacts/{a.name}.digest", default="run:{{workflow.uid}}"
+                    path=f"{ph.SHIM_DIR}/artifacts/{a.name}.digest",
+                    default=f"key:{artifact_key_prefix}/{{{{workflow.name}}}}/{{{{pod.name}}}}/{a.name}",
                 ),
             )
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -275,14 +276,16 @@ class Runner:
         mounts = {"/kfp/": str(sandbox / "kfp") + "/"}
         for vm in body["container"].get("volumeMounts", []):
             mount = vm["mountPath"].rstrip("/") + "/"
-            mounts.setdefault(mount, str(sandbox / "volumes" / vm["name"]) + "/")
+            if not mount.startswith("/kfp/"):
+                mounts.setdefault(mount, str(sandbox / "volumes" / vm["name"]) + "/")
         for target in mounts.values():
             Path(target).mkdir(parents=True, exist_ok=True)
+        (sandbox / "kfp" / "outputs").mkdir(parents=True, exist_ok=True)
+        prefixes = re.compile("|".join(re.escape(p) for p in sorted(mounts, key=len, reverse=True)))
 
         def local(text: str) -> str:
-            for prefix, target in mounts.items():
-                text = text.replace(prefix, target)
-            return text
+            """Paths inside the pod map into this step's sandbox (one pass: no double mapping)."""
+            return prefixes.sub(lambda m: mounts[m.group(0)], text)
 
         node = Node(path, template["name"], FAILED, pod=pod)
         self.nodes.append(node)
