@@ -2,6 +2,7 @@
 
     translate --backend argo pipeline.py -o workflow.yaml
     translate lint workflow.yaml
+    translate run pipeline.py -p name=value
 
 Errors are one line on stderr naming the file and the element, exit status 2, and nothing is
 written; a manifest is written only once it is complete and validated.
@@ -172,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "lint":
         return run_lint(argv[1:])
+    if argv and argv[0] == "run":
+        from .runner.cli import main as run_main
+
+        return run_main(argv[1:])
     return run_translate(argv)
 
 
