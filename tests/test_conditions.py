@@ -510,7 +510,23 @@ def test_exprlang_semantics(expr, expected):
     assert got == expected and type(got) is type(expected), (expr, got)
 
 
-EXPR_UNSUPPORTED = ["m['k'] ?? 'x'", "`raw`", "m?.k", "1..3", "'a' + 'b'"]
+EXPR_UNSUPPORTED = ["`raw`", "1..3", "'a' + 'b'", "m.none.k", "m['none']['k']"]
+
+# Nil-safe access and coalescing, as the Argo backend emits them for dsl.OneOf outputs.
+NIL_SAFE = [
+    ("m['k'] ?? 'x'", "v"),
+    ("m['none'] ?? 'x'", "x"),
+    ("m?.k", "v"),
+    ("m?.none?.k", None),
+    ("m?.none?.k.deeper ?? 'd'", "d"),
+    ("m?.['none']?.['k'] ?? m['k']", "v"),
+    ("m['none'] ?? m['none2'] ?? 'last'", "last"),
+]
+
+
+@pytest.mark.parametrize("expr,expected", NIL_SAFE)
+def test_exprlang_nil_safety(expr, expected):
+    assert E.evaluate(expr, {"m": {"k": "v"}}) == expected
 
 
 @pytest.mark.parametrize("expr", EXPR_ERRORS + EXPR_UNSUPPORTED)

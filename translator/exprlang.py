@@ -41,7 +41,7 @@ _TOKEN = re.compile(r"""
   | (?P<str>['"])
   | (?P<num>[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9_]*)?)
   | (?P<ident>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\].,?:+\-])
+  | (?P<op>==|!=|<=|>=|&&|\|\||\?\?|\?\.|[<>!()\[\].,?:+\-])
 """, re.VERBOSE)
 _ESC = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
         "\\": "\\", "'": "'", '"': '"', "`": "`", "?": "?"}
@@ -366,8 +366,18 @@ class _Eval:
             raise ExprError(f"unexpected token {self.toks[self.i][1]!r} at {self.toks[self.i][2]}")
         return value
 
+    def coalesce(self, skip):
+        """`a ?? b`: b when a is nil (a missing output of a task that did not run)."""
+        value, vtype = self.binary(0, skip)
+        while self.peek("??"):
+            self.take()
+            right, rtype = self.binary(0, skip or value is not None)
+            if not skip and value is None:
+                value, vtype = right, rtype
+        return value, vtype
+
     def ternary(self, skip):
-        cond, ctype = self.binary(0, skip)
+        cond, ctype = self.coalesce(skip)
         if not self.peek("?"):
             return cond, ctype
         self.take()
@@ -477,14 +487,23 @@ class _Eval:
             self.take()
         else:
             raise ExprError(f"unexpected token {val!r} at {pos}")
-        while self.peek(".", "["):
-            if self.take()[1] == ".":
+        nil_chain = False
+        while self.peek(".", "[", "?."):
+            op = self.take()[1]
+            optional = op == "?."
+            if optional and self.peek("["):
+                op = self.take()[1]
+            if op in (".", "?."):
                 k, key, p = self.take()
                 if k != "ident":
                     raise ExprError(f"expected a name after '.' at {p}")
             else:
                 key = self.ternary(skip)[0]
                 self.expect("]")
+            if not skip and value is None and (optional or nil_chain):
+                nil_chain = True  # `a?.b.c`: the rest of the chain is nil-safe too
+                value, vtype = None, None
+                continue
             value, vtype = (None if skip else self.fetch(value, key)), None
         return value, vtype
 

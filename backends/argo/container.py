@@ -43,6 +43,7 @@ class TemplateRequest:
     retry: g.Retry | None
     platform_json: str
     task_name: str  # only part of the identity when the component reads {{$.pipeline_task_name}}
+    collected: tuple[tuple[str, int, str], ...] = ()  # (input, list depth, leaf KFP type)
 
 
 def kube_escape(text: str) -> str:
@@ -121,12 +122,13 @@ def accelerator_resource(kind: str) -> tuple[str, tuple[str, str] | None]:
 
 def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[str, str]) -> dict:
     iface = req.component.interface
+    collected = {name: {"collected": [depth, leaf]} for name, depth, leaf in req.collected}
     return {
         "version": 1,
         "marker": EXECUTOR_INPUT_MARKER,
         "inputs": {
             "parameters": {
-                p.name: {"type": p.type, "env": env_names[p.name]}
+                p.name: {"type": p.type, "env": env_names[p.name], **collected.get(p.name, {})}
                 for p in iface.input_params
                 if p.name in env_names
             },

@@ -34,6 +34,19 @@ class ArgoOptions:
     enable_caching: bool | None = None  # None: as each task says; False/True: override all
 
 
+@dataclass(frozen=True)
+class Shape:
+    """A value collected out of loops (dsl.Collected): `depth` levels of lists of `leaf` values.
+
+    Argo aggregates a looped task's output into a JSON list of *strings* unless every value is
+    a JSON object or array, so the ints of a List[int] arrive as "1"; the consumer's pod shim
+    retypes the leaves, which it can only do when told their KFP type.
+    """
+
+    depth: int
+    leaf: str
+
+
 @dataclass
 class _Importer:
     """What a pod-less importer task provides to its consumers."""
@@ -73,7 +86,7 @@ class Emitter:
 
     # --- templates ----------------------------------------------------------------------------
 
-    def container_template(self, task: g.Task, element: str) -> str:
+    def container_template(self, task: g.Task, element: str, collected: tuple = ()) -> str:
         comp = task.component
         impl = comp.impl
         assert isinstance(impl, g.ContainerImpl)
@@ -87,6 +100,7 @@ class Emitter:
             retry=task.retry,
             platform_json=json.dumps(task.platform, sort_keys=True),
             task_name=task.display_name if uses_task_name else "",
+            collected=collected,
         )
         if req in self._container_templates:
             return self._container_templates[req]
@@ -102,11 +116,13 @@ class Emitter:
         self._container_templates[req] = name
         return name
 
-    def dag_template(self, comp: g.Component, wanted: str, element: str) -> str:
-        if comp.digest in self._dag_templates:
-            return self._dag_templates[comp.digest]
-        name = self.names.claim(f"dag:{comp.digest}", wanted)
-        self._dag_templates[comp.digest] = name
+    def dag_template(self, comp: g.Component, wanted: str, element: str, shapes: dict | None = None) -> str:
+        shapes = shapes or {}
+        identity = f"{comp.digest}:{sorted(shapes.items())}"
+        if identity in self._dag_templates:
+            return self._dag_templates[identity]
+        name = self.names.claim(f"dag:{identity}", wanted)
+        self._dag_templates[identity] = name
         impl = comp.impl
         assert isinstance(impl, g.DagImpl)
         iface = comp.interface
@@ -121,7 +137,7 @@ class Emitter:
             in_artifacts.append(m.Artifact(name=param_name(a.name)))
             in_params.append(m.Parameter(name=ph.metadata_param(a.name), default="{}"))
             in_params.append(m.Parameter(name=ph.digest_param(a.name), default=""))
-        scope = _Scope(self, impl, element)
+        scope = _Scope(self, impl, element, shapes)
         tasks = [t for t in (scope.task(task) for task in impl.tasks) if t is not None]
         out_params, out_artifacts = scope.outputs(impl.outputs)
         template = m.Template(
@@ -137,7 +153,9 @@ class Emitter:
 class _Scope:
     """One DAG being emitted: Argo names of its tasks and how to refer to their outputs."""
 
-    def __init__(self, emitter: Emitter, dag: g.DagImpl, element: str):
+    def __init__(self, emitter: Emitter, dag: g.DagImpl, element: str, shapes: dict[str, Shape] | None = None,
+                 names_only: bool = False):
+        self.shapes = shapes or {}
         self.emitter = emitter
         self.dag = dag
         self.element = element
@@ -146,7 +164,8 @@ class _Scope:
         self.task_names: dict[str, str] = {}
         for t in dag.tasks:
             if isinstance(t.component.impl, g.ImporterImpl):
-                self.importers[t.name] = importer_artifact(t.component.impl, self._where(t.name))
+                if not names_only:
+                    self.importers[t.name] = importer_artifact(t.component.impl, self._where(t.name))
             else:
                 self.task_names[t.name] = self.names.claim(t.name)
 
@@ -156,12 +175,48 @@ class _Scope:
     def _producer(self, name: str, element: str) -> str:
         if name not in self.task_names:
             raise TranslateError(f"refers to task '{name}', which is not in the same DAG", element=element)
-        producer = next(t for t in self.dag.tasks if t.name == name)
-        if producer.iterator is not None:
-            raise TranslateError(
-                f"reads an output of loop '{name}' (dsl.Collected), which is not supported yet", element=element
-            )
         return self.task_names[name]
+
+    def _task(self, name: str) -> g.Task:
+        return next(t for t in self.dag.tasks if t.name == name)
+
+    def shape(self, binding: g.Binding) -> Shape | None:
+        """The collected shape of a parameter binding, or None for a plain value."""
+        if isinstance(binding, g.FromInput):
+            return self.shapes.get(binding.name)
+        if not isinstance(binding, g.FromTask) or binding.task not in self.task_names:
+            return None
+        task = self._task(binding.task)
+        impl = task.component.impl
+        if isinstance(impl, g.ContainerImpl):
+            out = task.component.interface.output_param(binding.output)
+            inner = Shape(0, out.type) if out else None
+        elif isinstance(impl, g.DagImpl):
+            source = next((o for o in impl.outputs if o.name == binding.output and not o.is_artifact), None)
+            if source is None:
+                return None
+            child = _Scope(self.emitter, impl, self.element, self.child_shapes(task), names_only=True)
+            inner = child.shape(source.sources[0])
+        else:
+            return None
+        if task.iterator is not None:
+            return Shape(inner.depth + 1, inner.leaf) if inner else None
+        return inner
+
+    def child_shapes(self, task: g.Task) -> dict[str, Shape]:
+        """Shapes of the collected values a DAG task passes to its DAG template."""
+        shapes = {}
+        for name, binding in task.params:
+            found = self.shape(binding)
+            if found is not None and found.depth > 0:
+                shapes[name] = found
+        it = task.iterator
+        if it is not None and not it.is_artifact and isinstance(it.items, g.FromInput):
+            source = dict(task.params).get(it.items.name)
+            found = self.shape(source) if source is not None else None
+            if found is not None and found.depth > 1:
+                shapes[it.item_input] = Shape(found.depth - 1, found.leaf)
+        return shapes
 
     # --- values -------------------------------------------------------------------------------
 
@@ -223,6 +278,8 @@ class _Scope:
             return art, params
         if isinstance(binding, g.FromTask):
             producer = self._producer(binding.task, element)
+            if self._task(binding.task).iterator is not None:
+                raise TranslateError(f"collects artifacts out of loop '{binding.task}' (dsl.Collected), which is not supported yet", element=element)
             art = m.Artifact(name=aname, from_="{{tasks.%s.outputs.artifacts.%s}}" % (producer, param_name(binding.output)))
             ref = "{{tasks.%s.outputs.parameters.%%s}}" % producer
         elif isinstance(binding, g.FromInput):
@@ -245,10 +302,17 @@ class _Scope:
             return None
         path = f"{self.element}/{task.name}" if self.element else task.name
         if isinstance(impl, g.DagImpl):
-            template = self.emitter.dag_template(task.component, task.component.name.removeprefix("comp-"), path)
+            template = self.emitter.dag_template(
+                task.component, task.component.name.removeprefix("comp-"), path, self.child_shapes(task)
+            )
             with_digest = True
         else:
-            template = self.emitter.container_template(task, where)
+            collected = []
+            for name, binding in task.params:
+                found = self.shape(binding)
+                if found is not None and found.depth > 0:
+                    collected.append((name, found.depth, found.leaf))
+            template = self.emitter.container_template(task, where, tuple(collected))
             with_digest = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
         iface = task.component.interface
         params: list[m.Parameter] = []
@@ -260,8 +324,6 @@ class _Scope:
             art, extra = self.artifact_args(name, binding, with_digest, f"{where} artifact '{name}'")
             artifacts.append(art)
             params.extend(extra)
-        if isinstance(impl, g.DagImpl):  # DAG inputs the task leaves unbound keep their defaults
-            pass
         deps = set(task.after)
         for _, binding in task.params + task.artifacts:
             if isinstance(binding, (g.FromTask, g.FromTaskStatus)):
@@ -376,31 +438,36 @@ class _Scope:
             raise TranslateError(f"condition {task.condition!r}: {exc}", element=where) from None
 
     def outputs(self, outputs: tuple[g.DagOutput, ...]) -> tuple[list[m.Parameter], list[m.Artifact]]:
+        """DAG outputs; a dsl.OneOf output takes the first of its sources that ran (`??`)."""
         params: list[m.Parameter] = []
         artifacts: list[m.Artifact] = []
         for out in outputs:
             element = f"{self.element or 'pipeline'} output '{out.name}'"
-            if len(out.sources) != 1:
-                raise TranslateError("dsl.OneOf outputs are not supported yet", element=element)
-            src = out.sources[0]
-            if out.is_artifact:
+            producers = []
+            for src in out.sources:
                 if src.task in self.importers:
                     raise TranslateError("a DAG output taken straight from an importer is not supported yet", element=element)
                 producer = self._producer(src.task, element)
-                artifacts.append(m.Artifact(name=param_name(out.name), from_="{{tasks.%s.outputs.artifacts.%s}}" % (producer, param_name(src.output))))
-                for helper in (ph.metadata_param, ph.digest_param):
-                    params.append(
-                        m.Parameter(
-                            name=helper(out.name),
-                            value_from=m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (producer, helper(src.output))),
-                        )
-                    )
-            else:
-                producer = self._producer(src.task, element)
-                params.append(
-                    m.Parameter(
-                        name=param_name(out.name),
-                        value_from=m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (producer, param_name(src.output))),
-                    )
-                )
+                if out.is_artifact and self._task(src.task).iterator is not None:
+                    raise TranslateError(f"collects artifacts out of loop '{src.task}' (dsl.Collected), which is not supported yet", element=element)
+                producers.append((producer, src.output))
+            names = [(param_name, False)] if not out.is_artifact else [(ph.metadata_param, False), (ph.digest_param, False)]
+            if out.is_artifact:
+                if len(producers) == 1:
+                    artifacts.append(m.Artifact(name=param_name(out.name), from_="{{tasks.%s.outputs.artifacts.%s}}" % (producers[0][0], param_name(producers[0][1]))))
+                else:
+                    artifacts.append(m.Artifact(name=param_name(out.name), from_expression=_first_of(producers, "artifacts", param_name)))
+            for helper, _ in names:
+                if len(producers) == 1:
+                    value_from = m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (producers[0][0], helper(producers[0][1])))
+                else:
+                    value_from = m.ValueFrom(expression=_first_of(producers, "parameters", helper))
+                params.append(m.Parameter(name=helper(out.name), value_from=value_from))
         return params, artifacts
+
+
+def _first_of(producers: list[tuple[str, str]], kind: str, name) -> str:
+    """`a ?? b ?? c` over task outputs: tasks that were skipped have no outputs (nil)."""
+    return " ?? ".join(
+        "tasks[%s]?.outputs?.%s?.[%s]" % (json.dumps(task), kind, json.dumps(name(output))) for task, output in producers
+    )

@@ -21,7 +21,7 @@ PARAM = re.compile(r"^[-a-zA-Z0-9_]+$")
 MEMO_KEY = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 EXPR_INPUT = re.compile(r"""inputs\.parameters\[("[^"]*")\]""")
-EXPR_TASK = re.compile(r"""tasks\[("[^"]*")\]\.outputs\.parameters\[("[^"]*")\]""")
+EXPR_TASK = re.compile(r"""tasks\[("[^"]*")\]\??\.outputs\??\.parameters\??\.?\[("[^"]*")\]""")
 GLOBALS = {
     "workflow.name", "workflow.namespace", "workflow.uid", "workflow.creationTimestamp",
     "workflow.serviceAccountName", "workflow.status", "workflow.failures", "workflow.duration",

@@ -67,6 +67,13 @@ def conv(t, v, what):
         pass
     raise ShimError("%s: cannot read %.200r as %s" % (what, v, t))
 
+def retype(v, depth, t, what):
+    if depth == 0:
+        return conv(t, v, what)
+    if not isinstance(v, list):
+        raise ShimError("%s: expected a list, got %.200r" % (what, v))
+    return [retype(x, depth - 1, t, what) for x in v]
+
 def canon(t, v):  # docs/design.md, "Canonical parameter encoding"
     if t == "NUMBER_DOUBLE":
         return json.dumps(float(v))
@@ -144,7 +151,10 @@ def build_executor_input(spec):
         raw = getenv(p["env"])  # unset or ABSENT: absent, the function's default applies
         raw = None if raw == ABSENT else raw
         if raw is not None:
-            values[name] = conv(p["type"], raw, "input parameter %r ($%s)" % (name, p["env"]))
+            what = "input parameter %r ($%s)" % (name, p["env"])
+            values[name] = conv(p["type"], raw, what)
+            if p.get("collected"):  # dsl.Collected: Argo hands over the leaves as strings
+                values[name] = retype(values[name], p["collected"][0], p["collected"][1], what)
     for name, a in ins.get("artifacts", {}).items():
         what, path = "input artifact %r" % name, a["path"]
         if a.get("isList"):  # items in <path>/0, <path>/1, ...; metadata: a JSON list
