@@ -116,6 +116,14 @@ class Emitter:
         self._container_templates[req] = name
         return name
 
+    def noop_template(self) -> str:
+        """A step that starts no pod and succeeds at once (a zero-length suspend)."""
+        if "noop" not in self._dag_templates:
+            name = self.names.claim("kfp-noop", "kfp-noop")
+            self._dag_templates["noop"] = name
+            self.templates.append(m.Template(name=name, suspend=m.SuspendTemplate(duration="0")))
+        return self._dag_templates["noop"]
+
     def dag_template(self, comp: g.Component, wanted: str, element: str, shapes: dict | None = None) -> str:
         shapes = shapes or {}
         identity = f"{comp.digest}:{sorted(shapes.items())}"
@@ -138,7 +146,7 @@ class Emitter:
             in_params.append(m.Parameter(name=ph.metadata_param(a.name), default="{}"))
             in_params.append(m.Parameter(name=ph.digest_param(a.name), default=""))
         scope = _Scope(self, impl, element, shapes)
-        tasks = [t for t in (scope.task(task) for task in impl.tasks) if t is not None]
+        tasks = scope.all_tasks()
         out_params, out_artifacts = scope.outputs(impl.outputs)
         template = m.Template(
             name=name,
@@ -233,6 +241,10 @@ class _Scope:
             return "{{inputs.parameters.%s}}" % param_name(binding.name)
         if isinstance(binding, g.FromTask):
             return "{{tasks.%s.outputs.parameters.%s}}" % (self._producer(binding.task, element), param_name(binding.output))
+        if isinstance(binding, g.FromTaskStatus):
+            if binding.task not in self.task_names:
+                raise TranslateError(f"reads the final status of '{binding.task}', which is not in the same DAG", element=element)
+            return self.final_status(binding.task)
         if isinstance(binding, g.FromInputField):
             return "{{=jsonpath(inputs.parameters[%s], %s)}}" % (
                 json.dumps(param_name(binding.name)),
@@ -295,7 +307,63 @@ class _Scope:
 
     # --- tasks --------------------------------------------------------------------------------
 
-    def task(self, task: g.Task) -> m.DAGTask | None:
+    def all_tasks(self) -> list[m.DAGTask]:
+        """Every DAG task, with exit handlers attached to their group as `hooks.exit` and a
+        sentinel for each upstream of an `ignore_upstream_failure` task (see `completed`)."""
+        self.hooks = {t.name: t for t in self.dag.tasks if self._is_exit_hook(t)}
+        self.sentinels: list[str] = []
+        built = {t.name: self.task(t) for t in self.dag.tasks if t.name not in self.hooks}
+        for hook in self.hooks.values():
+            owner = self._upstreams(hook)[0]
+            exit_task = self.task(hook, as_hook=True)
+            hook_spec = m.LifecycleHook(template=exit_task.template, arguments=exit_task.arguments)
+            built[owner] = built[owner].model_copy(update={"hooks": {"exit": hook_spec}})
+        tasks = [t for t in built.values() if t is not None]
+        for upstream in sorted(set(self.sentinels)):
+            tasks.append(
+                m.DAGTask(
+                    name=self.names.claim(f"sentinel:{upstream}", f"{self.task_names[upstream]}-must-succeed"),
+                    template=self.emitter.noop_template(),
+                    depends=self.task_names[upstream],
+                )
+            )
+        return tasks
+
+    def _upstreams(self, task: g.Task) -> list[str]:
+        deps = set(task.after)
+        for _, binding in task.params + task.artifacts:
+            if isinstance(binding, (g.FromTask, g.FromTaskStatus)):
+                deps.add(binding.task)
+        return sorted(deps - set(self.importers))
+
+    def _is_exit_hook(self, task: g.Task) -> bool:
+        """dsl.ExitHandler's exit task: runs after its one group completes, feeds no one. Argo's
+        exit hook keeps the group a leaf of the DAG, so a failed group still fails the run."""
+        if not task.run_after_upstream_completed or task.iterator is not None or task.condition:
+            return False
+        ups = self._upstreams(task)
+        if len(ups) != 1 or not isinstance(self._task(ups[0]).component.impl, g.DagImpl):
+            return False
+        for other in self.dag.tasks:
+            if task.name in other.after or any(
+                isinstance(b, (g.FromTask, g.FromTaskStatus)) and b.task == task.name for _, b in other.params + other.artifacts
+            ):
+                return False
+        return not any(src.task == task.name for out in self.dag.outputs for src in out.sources)
+
+    def final_status(self, upstream: str) -> str:
+        """PipelineTaskFinalStatus as KFP defines it, built by Argo from the task's phase."""
+        status = "tasks[%s].status" % json.dumps(self.task_names[upstream])
+        state = f'({status} == "Succeeded" ? "SUCCEEDED" : ({status} == "Skipped" ? "SKIPPED" : "FAILED"))'
+        error = (f'({status} == "Succeeded" ? {{ }} : {{"code": 2, "message": "task {upstream} " + {status} }} )')
+        return "{{=toJson({%s})}}" % ", ".join([
+            f'"error": {error}',
+            '"pipelineJobResourceName": workflow.name',
+            f'"pipelineTaskName": {json.dumps(upstream)}',
+            f'"state": {state} ',
+        ])
+
+    def task(self, task: g.Task, as_hook: bool = False) -> m.DAGTask | None:
         where = self._where(task.name)
         impl = task.component.impl
         if isinstance(impl, g.ImporterImpl):
@@ -324,15 +392,22 @@ class _Scope:
             art, extra = self.artifact_args(name, binding, with_digest, f"{where} artifact '{name}'")
             artifacts.append(art)
             params.extend(extra)
-        deps = set(task.after)
-        for _, binding in task.params + task.artifacts:
-            if isinstance(binding, (g.FromTask, g.FromTaskStatus)):
-                deps.add(binding.task)
-        deps -= set(self.importers)
+        deps = self._upstreams(task)
         for d in deps:
             if d not in self.task_names:
                 raise TranslateError(f"depends on task '{d}', which is not in the same DAG", element=where)
-        depends = " && ".join(sorted(self.task_names[d] for d in deps)) or None
+        if task.run_after_upstream_completed and not as_hook:
+            # KFP's ALL_UPSTREAM_TASKS_COMPLETED: run whatever the upstream's outcome. Argo then
+            # counts the upstream's failure as handled, so a sentinel leaf that needs the
+            # upstream to succeed keeps a failed upstream failing the run, as in KFP.
+            terms = [
+                "(%s)" % " || ".join(f"{self.task_names[d]}.{phase}" for phase in ("Succeeded", "Skipped", "Failed", "Errored"))
+                for d in deps
+            ]
+            depends = " && ".join(terms) or None
+            self.sentinels.extend(deps)
+        else:
+            depends = " && ".join(self.task_names[d] for d in deps) or None
         when = None
         if task.condition:
             when = self.when(task, where)
