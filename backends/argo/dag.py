@@ -19,6 +19,7 @@ from translator.errors import TranslateError
 from . import placeholders as ph
 from .container import TemplateRequest, build_template
 from .memo import memoize
+from .resources import build_resource_template, is_resource_stub
 from .names import NameTable, param_name
 from .values import ABSENT, encode
 
@@ -105,6 +106,10 @@ class Emitter:
         if req in self._container_templates:
             return self._container_templates[req]
         name = self.names.claim(f"container:{comp.digest}:{len(self._container_templates)}", comp.name.removeprefix("comp-"))
+        if is_resource_stub(impl):  # kfp-kubernetes CreatePVC / DeletePVC
+            self.templates.append(build_resource_template(name, comp, element))
+            self._container_templates[req] = name
+            return name
         template = build_template(name, req, self.options.artifact_key_prefix)
         if cache:
             # Every input (values, artifact metadata, artifact digests) is part of the key.
