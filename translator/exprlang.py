@@ -278,9 +278,22 @@ def _replace(old: Any, new: Any, src: Any) -> str:
     return src.replace(old, new)
 
 
+def _str_fn(fn):
+    def call(*args: Any) -> Any:
+        if not all(isinstance(a, str) for a in args):
+            raise ExprError("sprig string functions need strings")
+        return fn(*args)
+    return call
+
+
 _FUNCS = {"asInt": _go_int, "asFloat": _go_float, "trim": _trim, "string": _string, "toJson": _to_json,
           "sprig.sha256sum": _sha256sum, "jsonpath": _jsonpath, "sprig.b64enc": _b64enc,
-          "sprig.replace": _replace}
+          "sprig.replace": _replace,
+          "sprig.dict": lambda *kv: {str(kv[i]): kv[i + 1] for i in range(0, len(kv) - 1, 2)},
+          "sprig.contains": _str_fn(lambda sub, text: sub in text),
+          "sprig.hasPrefix": _str_fn(lambda prefix, text: text.startswith(prefix)),
+          "sprig.upper": _str_fn(str.upper), "sprig.lower": _str_fn(str.lower),
+          "sprig.regexReplaceAll": _str_fn(lambda rx, text, repl: re.sub(rx, re.sub(r"\$\{?(\d+)\}?", r"\\\1", repl), text))}
 
 
 def _go_type(x: Any) -> str:

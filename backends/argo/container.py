@@ -80,7 +80,7 @@ def _resources(res: g.Resources, settings: PodSettings, resolver: ph.Resolver) -
         if not value:
             return
         if "{{$" in value:
-            patch[key] = resolver.string(value)
+            patch[key] = resolver.plain(value)
         else:
             target[key] = m.Quantity(value)
 
@@ -90,14 +90,18 @@ def _resources(res: g.Resources, settings: PodSettings, resolver: ph.Resolver) -
     put(limits, patch_limits, "memory", res.memory_limit)
     if res.accelerator_type:
         if "{{$" in res.accelerator_type:
-            raise TranslateError(
-                "an accelerator type chosen at run time cannot be a Kubernetes resource name; set it as a constant",
-                element=resolver.element,
-            )
-        resource_name, selector = accelerator_resource(res.accelerator_type)
-        put(limits, patch_limits, resource_name, res.accelerator_count or "1")
-        if selector:
-            settings.node_selector.setdefault(*selector)
+            # Chosen at run time: a Kubernetes resource name (nvidia.com/gpu) is used as it is, a
+            # legacy type name (NVIDIA_TESLA_T4, TPU_V3) maps to its resource; the GKE node
+            # selector that a constant legacy name gets is not added at run time.
+            accessor = resolver.accessor(res.accelerator_type)
+            key = '{{=sprig.contains("/", %s) ? %s : (sprig.hasPrefix("TPU", sprig.upper(%s)) ? "google.com/tpu" : "nvidia.com/gpu")}}' % (
+                accessor, accessor, accessor)
+            patch_limits[key] = resolver.plain(res.accelerator_count or "1")
+        else:
+            resource_name, selector = accelerator_resource(res.accelerator_type)
+            put(limits, patch_limits, resource_name, res.accelerator_count or "1")
+            if selector:
+                settings.node_selector.setdefault(*selector)
     if patch_requests or patch_limits:
         patch: dict = {}
         if patch_requests:

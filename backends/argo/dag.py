@@ -57,12 +57,11 @@ class _Importer:
     digest: str
 
 
-def importer_artifact(impl: g.ImporterImpl, element: str) -> _Importer:
-    if not isinstance(impl.uri, g.Const):
-        raise TranslateError(
-            "an importer whose URI is chosen at run time is not supported yet; use a constant URI", element=element
-        )
-    uri = str(impl.uri.value)
+_PLACEHOLDER_ONLY = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
+
+
+def importer_artifact(uri: str, metadata: str, element: str) -> _Importer:
+    """A constant URI: the consumer's input artifact points straight at it (no pod)."""
     scheme, _, rest = uri.partition("://")
     bucket, _, key = rest.partition("/")
     if scheme in ("s3", "minio"):
@@ -73,8 +72,15 @@ def importer_artifact(impl: g.ImporterImpl, element: str) -> _Importer:
         art = m.Artifact(name="x", http=m.HTTPArtifact(url=uri))
     else:
         raise TranslateError(f"importer URI scheme '{scheme}' is not supported (s3, minio, gs, http, https)", element=element)
-    metadata = json.dumps(impl.metadata or {}, sort_keys=True, separators=(",", ":"))
     return _Importer(art, metadata, "uri:" + uri)
+
+
+def dynamic_importer_artifact(accessor: str, value: str, metadata: str) -> _Importer:
+    """A URI chosen at run time (`s3://bucket/key` or `minio://...`): Argo splits it into the
+    bucket and key of an S3 artifact; credentials and endpoint come from the repository."""
+    bucket = '{{=sprig.regexReplaceAll("^[a-z0-9]+://([^/]*)/?.*$", %s, "${1}")}}' % accessor
+    key = '{{=sprig.regexReplaceAll("^[a-z0-9]+://[^/]*/?", %s, "")}}' % accessor
+    return _Importer(m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key)), metadata, "uri:" + value)
 
 
 @dataclass
@@ -149,7 +155,9 @@ class Emitter:
         for a in iface.input_artifacts:
             in_artifacts.append(m.Artifact(name=param_name(a.name)))
             in_params.append(m.Parameter(name=ph.metadata_param(a.name), default="{}"))
-            in_params.append(m.Parameter(name=ph.digest_param(a.name), default=""))
+            # The root's artifact inputs come from the workflow's arguments: identified by key.
+            digest = "key:{{workflow.parameters.%s}}" % param_name(a.name) if comp.name == "root" else ""
+            in_params.append(m.Parameter(name=ph.digest_param(a.name), default=digest))
         scope = _Scope(self, impl, element, shapes)
         tasks = scope.all_tasks()
         out_params, out_artifacts = scope.outputs(impl.outputs)
@@ -176,11 +184,73 @@ class _Scope:
         self.importers: dict[str, _Importer] = {}
         self.task_names: dict[str, str] = {}
         for t in dag.tasks:
-            if isinstance(t.component.impl, g.ImporterImpl):
-                if not names_only:
-                    self.importers[t.name] = importer_artifact(t.component.impl, self._where(t.name))
-            else:
+            if not isinstance(t.component.impl, g.ImporterImpl):
                 self.task_names[t.name] = self.names.claim(t.name)
+        for t in dag.tasks:
+            if isinstance(t.component.impl, g.ImporterImpl) and not names_only:
+                self.importers[t.name] = self.importer(t)
+
+    def importer(self, task: g.Task) -> _Importer:
+        impl = task.component.impl
+        assert isinstance(impl, g.ImporterImpl)
+        where = self._where(task.name)
+        binding = impl.uri
+        if isinstance(binding, g.FromInput):  # the importer task binds its `uri` input
+            binding = task.param(binding.name) or binding
+        metadata = self.importer_metadata(task, impl.metadata or {}, where)
+        if isinstance(binding, g.Const):
+            return importer_artifact(str(binding.value), metadata, where)
+        return dynamic_importer_artifact(self.accessor(binding, where), self.param_value(binding, g.STRING, where, task), metadata)
+
+    def importer_metadata(self, task: g.Task, metadata: dict, where: str) -> str:
+        """Importer metadata; values that are placeholders of the importer's inputs become Argo
+        values (an expression building the JSON object)."""
+        text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
+        if "{{" not in text:
+            return text
+        def text(value: str) -> str:
+            """A string with placeholders as an expression: literal pieces joined with values."""
+            pieces = []
+            for piece in re.split(r"(\{\{\$[^{}]*\}\})", value):
+                if not piece:
+                    continue
+                match = _PLACEHOLDER_ONLY.match(piece)
+                if match is None:
+                    if "{{" in piece:
+                        raise TranslateError(f"importer metadata value {value!r} is not supported", element=where)
+                    pieces.append(json.dumps(piece))
+                    continue
+                bound = task.param(match.group(1))
+                if bound is None:
+                    raise TranslateError(f"importer metadata reads '{match.group(1)}', which the task does not receive", element=where)
+                pieces.append(self.accessor(bound, where))
+            return "(%s)" % " + ".join(pieces or ['""'])
+
+        def build(value: object) -> str:
+            if isinstance(value, dict):
+                if any("{{" in key for key in value):  # keys chosen at run time
+                    return "sprig.dict(%s)" % ", ".join(f"{text(k)}, {build(v)}" for k, v in sorted(value.items()))
+                return "{%s }" % ", ".join(f"{json.dumps(k)}: {build(v)}" for k, v in sorted(value.items()))
+            if isinstance(value, list):
+                return "[%s]" % ", ".join(build(v) for v in value)
+            if not isinstance(value, str) or "{{" not in value:
+                return json.dumps(value)
+            return text(value)
+
+        return "{{=toJson(%s)}}" % build(metadata)
+
+    def accessor(self, binding: g.Binding, where: str) -> str:
+        """An expression (expr-lang) reading a binding's value as a string."""
+        if isinstance(binding, g.FromInput):
+            return "inputs.parameters[%s]" % json.dumps(param_name(binding.name))
+        if isinstance(binding, g.FromTask):
+            return "tasks[%s].outputs.parameters[%s]" % (
+                json.dumps(self._producer(binding.task, where)),
+                json.dumps(param_name(binding.output)),
+            )
+        if isinstance(binding, g.Const):
+            return json.dumps(encode(binding.value, g.STRING) if isinstance(binding.value, str) else json.dumps(binding.value))
+        raise TranslateError(f"{type(binding).__name__} values are not supported here", element=where)
 
     def _where(self, task: str) -> str:
         return f"task '{self.element}/{task}'" if self.element else f"task '{task}'"
@@ -508,6 +578,9 @@ class _Scope:
                 )
             elif isinstance(binding, g.Const):
                 expr = json.dumps(encode(binding.value, pdef.type))
+            elif isinstance(binding, g.FromInputField):
+                found = "jsonpath(inputs.parameters[%s], %s)" % (json.dumps(param_name(binding.name)), json.dumps("$." + binding.field))
+                expr = found if pdef.type == g.STRING else f"toJson({found})"
             else:
                 raise TranslateError(f"condition reads '{channel}' from an unsupported source", element=where)
             return conditions.Operand(expr, pdef.type)

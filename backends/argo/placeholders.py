@@ -22,7 +22,7 @@ SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
 _PLACEHOLDER = re.compile(r"\{\{\$(?:\.[^{}]*)?\}\}")
 _INPUT_PARAM = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
 _INPUT_ART = re.compile(r"""^\{\{\$\.inputs\.artifacts\[['"]([^'"]+)['"]\]\.(path|uri|metadata)\}\}$""")
-_OUTPUT_ART = re.compile(r"""^\{\{\$\.outputs\.artifacts\[['"]([^'"]+)['"]\]\.(path|uri)\}\}$""")
+_OUTPUT_ART = re.compile(r"""^\{\{\$\.outputs\.artifacts\[['"]([^'"]+)['"]\]\.(path|uri|metadata)\}\}$""")
 _OUTPUT_PARAM = re.compile(r"""^\{\{\$\.outputs\.parameters\[['"]([^'"]+)['"]\]\.output_file\}\}$""")
 
 # Run-level placeholders KFP substitutes for every task, and their Argo equivalents.
@@ -91,6 +91,8 @@ class Resolver:
             return input_path(name)
         m = _OUTPUT_ART.match(text)
         if m:
+            if m.group(2) == "metadata":
+                return "{}"  # an output artifact's metadata is empty when the task starts
             if m.group(1) not in self.output_artifacts:
                 raise TranslateError(f"placeholder {text} names an undeclared output artifact", element=self.element)
             return output_path(m.group(1))
@@ -100,6 +102,24 @@ class Resolver:
                 raise TranslateError(f"placeholder {text} names an undeclared output parameter", element=self.element)
             return output_path(m.group(1))
         raise TranslateError(f"unsupported placeholder {text}", element=self.element)
+
+    def accessor(self, text: str) -> str:
+        """An expression reading the input that a lone `{{$.inputs.parameters['x']}}` names."""
+        found = _INPUT_PARAM.match(text)
+        if not found or found.group(1) not in self.params:
+            raise TranslateError(f"expected a bound input placeholder, got {text}", element=self.element)
+        return "inputs.parameters[%s]" % json.dumps(param_name(found.group(1)))
+
+    def plain(self, text: str) -> str:
+        """Resolve placeholders to plain Argo variables, for fields the kubelet does not expand
+        (resource quantities in a pod spec patch)."""
+        def one(match: re.Match[str]) -> str:
+            found = _INPUT_PARAM.match(match.group(0))
+            if found and found.group(1) in self.params:
+                return "{{inputs.parameters.%s}}" % param_name(found.group(1))
+            return self._one(match.group(0))
+
+        return _PLACEHOLDER.sub(one, text)
 
     def string(self, text: str) -> str:
         """Resolve every placeholder embedded in one string; literal text is kubelet-escaped."""

@@ -64,15 +64,19 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
 def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
     if output.kind not in KINDS:
         raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
-    if pipeline.root.interface.input_artifacts:
-        raise TranslateError("pipeline-level artifact inputs are not supported yet", element="pipeline inputs")
     emitter = Emitter(options)
     entry = emitter.dag_template(pipeline.root, "main", "")
     templates = sorted(emitter.templates, key=lambda t: (t.name != entry, t.name))
     arguments = _arguments(pipeline, dict(output.parameters))
+    # A pipeline-level artifact input is given at submit time as the key of an object in the
+    # workflow's artifact repository: `-p data=path/in/bucket.csv`.
+    art_args = []
+    for a in pipeline.root.interface.input_artifacts:
+        arguments.append(m.Parameter(name=param_name(a.name), description=f"artifact repository key of input artifact {a.name}"))
+        art_args.append(m.Artifact(name=param_name(a.name), s3=m.S3Artifact(key="{{workflow.parameters.%s}}" % param_name(a.name))))
     spec = m.WorkflowSpec(
         entrypoint=entry,
-        arguments=m.Arguments(parameters=arguments) if arguments else None,
+        arguments=m.Arguments(parameters=arguments or None, artifacts=art_args or None) if (arguments or art_args) else None,
         templates=templates,
         service_account_name=output.service_account,
         artifact_repository_ref=m.ArtifactRepositoryRef(config_map=output.artifact_repository_ref[0], key=output.artifact_repository_ref[1])

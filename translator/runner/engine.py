@@ -2,29 +2,31 @@
 
 Each container step runs as a real local process with the template's command, args and env,
 after Argo-style substitution; paths under `/kfp/` (the pod contract) and volume mount paths are
-mapped into a private sandbox per step. Artifacts move through a store under the same keys Argo
-would use. DAG `depends`, `when`, memoization and `retryStrategy` follow Argo's rules for the
-subset we emit; anything else is a clear `RunError`, never a guess.
+mapped into a private sandbox per step (`pod.py`). Artifacts move through a store under the same
+keys Argo would use. DAG scheduling (`dag.py`): `depends`, `when`, loops, parallelism, failFast,
+exit hooks; here: the workflow (arguments, `onExit`, globals), memoization with Argo's keys and
+maxAge, and the node records. Independent steps run in parallel (at most `jobs` processes).
+Anything outside the subset we emit is a clear `RunError`, never a guess.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import subst
+from .gojson import go_json, go_quote
 from .store import DirStore, StoreError
 
 SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED = "Succeeded", "Failed", "Error", "Skipped", "Omitted"
-DEPENDS_OK = {SUCCEEDED, SKIPPED}
+COMPLETED = (SUCCEEDED, FAILED, ERROR)
 
 
 class RunError(Exception):
@@ -41,7 +43,7 @@ class ArtifactRef:
 
 @dataclass
 class Node:
-    path: str  # e.g. "main/condition-1/deploy-model"
+    path: str  # e.g. "main/for-loop-2(1:b)/print-text"
     template: str
     phase: str
     cached: bool = False
@@ -49,6 +51,26 @@ class Node:
     parameters: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
     message: str = ""
+    kind: str = "Pod"  # Pod | DAG | Skipped | TaskGroup
+    attempt: int = 0
+    hooked: bool = False  # an exit handler's node
+    started: float = 0.0
+    finished: float = 0.0
+    log: str | None = None  # the step's log file
+    seq: int = 0
+
+    @property
+    def task(self) -> str:
+        """The DAG task (or hook) this node runs, without loop decorations."""
+        return self.path.rsplit("/", 1)[-1].split("(", 1)[0]
+
+    @property
+    def iteration(self) -> int | None:
+        """Index of the innermost loop iteration this node belongs to (None outside loops)."""
+        for part in reversed(self.path.split("/")):
+            if "(" in part and ":" in part:
+                return int(part.split("(", 1)[1].split(":", 1)[0])
+        return None
 
 
 @dataclass
@@ -56,6 +78,8 @@ class RunResult:
     phase: str
     nodes: list[Node]
     workflow_name: str
+    manifest: dict[str, Any] | None = None
+    run_dir: Path | None = None
 
     @property
     def pods(self) -> int:
@@ -68,28 +92,33 @@ class RunResult:
         return matches[0]
 
 
-def _duration(text: str | None) -> float:
-    if not text:
+def duration(text: Any) -> float:
+    """A Go duration (`720h`, `1m30s`, `500ms`) or a number of seconds."""
+    if text is None or text == "":
         return 0.0
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    total, number = 0.0, ""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isdigit() or ch == ".":
-            number += ch
-            i += 1
-            continue
-        unit = "ms" if text[i : i + 2] == "ms" else ch
-        total += float(number or 0) * units.get(unit, 1)
-        number = ""
-        i += len(unit)
-    return total + (float(number) if number else 0.0)
+    if isinstance(text, (int, float)):
+        return float(text)
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    total, i, s = 0.0, 0, str(text).strip()
+    if s.replace(".", "", 1).isdigit():
+        return float(s)
+    while i < len(s):
+        j = i
+        while j < len(s) and (s[j].isdigit() or s[j] == "."):
+            j += 1
+        unit = next((u for u in ("ns", "us", "µs", "ms", "s", "m", "h") if s.startswith(u, j)), None)
+        if j == i or unit is None:
+            raise RunError(f"invalid duration {text!r}")
+        total += float(s[i:j]) * units[unit]
+        i = j + len(unit)
+    return total
 
 
 class Runner:
     def __init__(self, work_dir: Path, store: Any | None = None, python_bin: str | None = None,
-                 env: dict[str, str] | None = None, log: Any = None, max_backoff: float = 1.0):
+                 env: dict[str, str] | None = None, log: Any = None, max_backoff: float = 1.0,
+                 jobs: int | None = None, venv_dir: Path | None = None, use_venvs: bool = True,
+                 on_event: Callable[[str, Node], None] | None = None):
         self.work = Path(work_dir).resolve()
         self.work.mkdir(parents=True, exist_ok=True)
         self.store = store or DirStore(self.work / "store")
@@ -98,25 +127,43 @@ class Runner:
         self.log = log or (lambda msg: None)
         self.max_backoff = max_backoff
         self.cache_dir = self.work / "cache"
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.on_event = on_event or (lambda event, node: None)
+        self.venvs = None
+        if use_venvs:
+            from .venvs import Venvs
+
+            self.venvs = Venvs(Path(venv_dir) if venv_dir else self.work / "venvs")
+        self.lock = threading.RLock()
+        self.pod_slots = threading.BoundedSemaphore(self.jobs)
+        self.processes: set[Any] = set()
+        self.cancelled = threading.Event()
 
     # --- entry ----------------------------------------------------------------------------------
 
     def run(self, manifest: dict[str, Any], parameters: dict[str, str] | None = None) -> RunResult:
-        if manifest.get("kind") not in ("Workflow", "WorkflowTemplate"):
-            raise RunError(f"can run a Workflow or WorkflowTemplate, not {manifest.get('kind')}")
-        spec = manifest["spec"]
-        self.templates = {t["name"]: t for t in spec["templates"]}
+        from .dag import Scheduler
+
+        kind = manifest.get("kind")
+        if kind not in ("Workflow", "WorkflowTemplate"):
+            raise RunError(f"can run a Workflow or WorkflowTemplate, not {kind}")
+        spec = manifest.get("spec") or {}
+        unsupported = sorted(set(spec) & {"hooks", "templateDefaults", "volumeClaimTemplates", "workflowTemplateRef"})
+        if unsupported:
+            raise RunError(f"workflow spec field {unsupported[0]!r} is not supported by the local runner")
+        self.templates = {t["name"]: t for t in spec.get("templates", [])}
         meta = manifest.get("metadata", {})
-        run_id = hashlib.sha256(f"{time.time_ns()}-{os.getpid()}".encode()).hexdigest()
+        run_id = hashlib.sha256(f"{time.time_ns()}-{os.getpid()}-{id(self)}".encode()).hexdigest()
         self.workflow_name = meta.get("name") or f"{meta.get('generateName', 'run-')}{run_id[:5]}"
-        self.globals = {
+        self.run_dir = self.work / "runs" / self.workflow_name
+        self.globals: dict[str, str | None] = {
             "workflow.name": self.workflow_name,
             "workflow.namespace": meta.get("namespace", "default"),
             "workflow.uid": f"{run_id[:8]}-{run_id[8:12]}-{run_id[12:16]}-{run_id[16:20]}-{run_id[20:32]}",
             "workflow.creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "workflow.serviceAccountName": spec.get("serviceAccountName", "default"),
         }
-        args = {p["name"]: p.get("value") for p in spec.get("arguments", {}).get("parameters", [])}
+        args = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", [])}
         for name, value in (parameters or {}).items():
             if name not in args:
                 raise RunError(f"the workflow has no parameter {name!r}")
@@ -124,273 +171,138 @@ class Runner:
         missing = [n for n, v in args.items() if v is None]
         if missing:
             raise RunError(f"parameter {missing[0]!r} has no value: pass it with -p {missing[0]}=VALUE")
+        args = {k: v if isinstance(v, str) else go_json(v) for k, v in args.items()}
         self.globals.update({f"workflow.parameters.{k}": v for k, v in args.items()})
-        self.nodes: list[Node] = []
-        self.pod_counter = 0
-        root = self._run_template(spec["entrypoint"], args, {}, "main")
-        return RunResult(root.phase, self.nodes, self.workflow_name)
-
-    # --- templates ------------------------------------------------------------------------------
-
-    def _inputs(self, template: dict, params: dict[str, str], where: str) -> dict[str, str]:
-        values: dict[str, str] = {}
-        for p in template.get("inputs", {}).get("parameters", []):
-            if p["name"] in params:
-                values[p["name"]] = params[p["name"]]
-            elif "value" in p:
-                values[p["name"]] = p["value"]
-            elif "default" in p:
-                values[p["name"]] = p["default"]
-            else:
-                raise RunError(f"{where}: input parameter {p['name']!r} was not supplied")
-        return values
-
-    def _run_template(self, name: str, params: dict[str, str], artifacts: dict[str, ArtifactRef], path: str) -> Node:
-        template = self.templates.get(name)
-        if template is None:
-            raise RunError(f"{path}: unknown template {name!r}")
-        values = self._inputs(template, params, path)
-        if "dag" in template:
-            return self._run_dag(template, values, artifacts, path)
-        if "container" in template:
-            return self._run_container(template, values, artifacts, path)
-        raise RunError(f"{path}: template {name!r} is neither a DAG nor a container (unsupported here)")
-
-    def _run_dag(self, template: dict, values: dict[str, str], artifacts: dict[str, ArtifactRef], path: str) -> Node:
-        flat = dict(self.globals)
-        flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
-        tasks = {t["name"]: t for t in template["dag"]["tasks"]}
-        done: dict[str, Node] = {}
-        failed = False
-        while len(done) < len(tasks):
-            progressed = False
-            for tname, task in tasks.items():
-                if tname in done:
-                    continue
-                deps = _dependencies(task.get("depends", ""))
-                if any(d not in done for d in deps):
-                    continue
-                progressed = True
-                tpath = f"{path}/{tname}"
-                if failed or not all(done[d].phase in DEPENDS_OK for d in deps):
-                    node = Node(tpath, task["template"], OMITTED)
-                    done[tname] = node
-                    self.nodes.append(node)
-                    continue
-                scope = lambda: subst.nested(flat)  # noqa: E731 - evaluated lazily, after outputs land
-                if "when" in task:
-                    verdict = subst.substitute(task["when"], flat, scope, tpath)
-                    if verdict not in ("true", "false"):
-                        raise RunError(f"{tpath}: when evaluated to {verdict!r}, not a boolean")
-                    if verdict == "false":
-                        node = Node(tpath, task["template"], SKIPPED)
-                        done[tname] = node
-                        self.nodes.append(node)
-                        continue
-                if "withItems" in task or "withParam" in task:
-                    raise RunError(f"{tpath}: loops are not supported by this runner yet")
-                args = task.get("arguments", {})
-                p_values = {p["name"]: subst.substitute(p.get("value", ""), flat, scope, tpath) for p in args.get("parameters", [])}
-                a_values = {a["name"]: self._artifact_arg(a, artifacts, done, tpath) for a in args.get("artifacts", [])}
-                node = self._run_template(task["template"], p_values, a_values, tpath)
-                done[tname] = node
-                for k, v in node.parameters.items():
-                    flat[f"tasks.{tname}.outputs.parameters.{k}"] = v
-                flat[f"tasks.{tname}.status"] = node.phase
-                if node.phase in (FAILED, ERROR):
-                    failed = True
-            if not progressed:
-                raise RunError(f"{path}: DAG cannot make progress (cycle or unknown dependency)")
-        phase = FAILED if failed else SUCCEEDED
-        node = Node(path, template["name"], phase)
-        if phase == SUCCEEDED:
-            scope = lambda: subst.nested(flat)  # noqa: E731
-            for p in template.get("outputs", {}).get("parameters", []):
-                node.parameters[p["name"]] = subst.substitute(p["valueFrom"]["parameter"], flat, scope, path)
-            for a in template.get("outputs", {}).get("artifacts", []):
-                node.artifacts[a["name"]] = self._artifact_arg(a, artifacts, done, path)
-        self.nodes.append(node)
-        return node
-
-    def _artifact_arg(self, art: dict, artifacts: dict[str, ArtifactRef], done: dict[str, Node], where: str) -> ArtifactRef:
-        ref = art.get("from")
-        if ref is None:
-            external = {k: v for k, v in art.items() if k in ("s3", "gcs", "http")}
-            if not external:
-                raise RunError(f"{where}: artifact {art['name']!r} has no source")
-            return ArtifactRef(external=external)
-        inner = ref.strip()[2:-2].strip()
-        parts = inner.split(".")
-        if parts[:2] == ["inputs", "artifacts"] and parts[2] in artifacts:
-            return artifacts[parts[2]]
-        if parts[0] == "tasks" and len(parts) == 5 and parts[1] in done:
-            found = done[parts[1]].artifacts.get(parts[4])
-            if found is not None:
-                return found
-        raise RunError(f"{where}: cannot resolve artifact {ref}")
-
-    # --- containers -----------------------------------------------------------------------------
-
-    def _run_container(self, template: dict, values: dict[str, str], artifacts: dict[str, ArtifactRef], path: str) -> Node:
-        flat = dict(self.globals)
-        flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
-        scope = lambda: subst.nested(flat)  # noqa: E731
-        memo = template.get("memoize")
-        key = None
-        if memo:
-            key = subst.substitute(memo["key"], flat, scope, path)
-            hit = self._cache_get(memo, key)
-            if hit is not None:
-                node = Node(path, template["name"], SUCCEEDED, cached=True, parameters=hit["parameters"],
-                            artifacts={k: ArtifactRef(**v) for k, v in hit["artifacts"].items()})
-                self.nodes.append(node)
-                self.log(f"{path}: cached")
-                return node
-        retry = template.get("retryStrategy") or {}
-        attempts = 1 + int(retry.get("limit", 0) or 0)
-        backoff = retry.get("backoff") or {}
-        delay = _duration(backoff.get("duration"))
-        node = Node(path, template["name"], FAILED)
-        for attempt in range(attempts):
-            node = self._attempt(template, values, artifacts, path)
-            if node.phase == SUCCEEDED or attempt == attempts - 1:
-                break
-            time.sleep(min(delay, self.max_backoff))
-            delay *= float(backoff.get("factor", 1) or 1)
-        if node.phase == SUCCEEDED and memo and key is not None:
-            self._cache_put(memo, key, node)
-        return node
-
-    def _attempt(self, template: dict, values: dict[str, str], artifacts: dict[str, ArtifactRef], path: str) -> Node:
-        self.pod_counter += 1
-        pod = f"{self.workflow_name}-{template['name']}-{hashlib.sha256(f'{path}/{self.pod_counter}'.encode()).hexdigest()[:10]}"
-        pod = pod[-63:].lstrip("-")
-        sandbox = self.work / "pods" / pod
-        sandbox.mkdir(parents=True)
-        flat = dict(self.globals)
-        flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
-        flat["pod.name"] = pod
-        scope = lambda: subst.nested(flat)  # noqa: E731
-        body = {k: v for k, v in template.items() if k not in ("memoize", "inputs")}
-        body = subst.substitute_tree(body, flat, scope, path)
-        mounts = {"/kfp/": str(sandbox / "kfp") + "/"}
-        for vm in body["container"].get("volumeMounts", []):
-            mount = vm["mountPath"].rstrip("/") + "/"
-            if not mount.startswith("/kfp/"):
-                mounts.setdefault(mount, str(sandbox / "volumes" / vm["name"]) + "/")
-        for target in mounts.values():
-            Path(target).mkdir(parents=True, exist_ok=True)
-        (sandbox / "kfp" / "outputs").mkdir(parents=True, exist_ok=True)
-        prefixes = re.compile("|".join(re.escape(p) for p in sorted(mounts, key=len, reverse=True)))
-
-        def local(text: str) -> str:
-            """Paths inside the pod map into this step's sandbox (one pass: no double mapping)."""
-            return prefixes.sub(lambda m: mounts[m.group(0)], text)
-
-        node = Node(path, template["name"], FAILED, pod=pod)
-        self.nodes.append(node)
-        try:
-            for art in template.get("inputs", {}).get("artifacts", []):
-                ref = artifacts.get(art["name"])
-                if ref is None:
-                    raise RunError(f"input artifact {art['name']!r} was not supplied")
-                self._fetch(ref, Path(local(art["path"])))
-        except (RunError, StoreError) as exc:
-            node.phase, node.message = ERROR, str(exc)
-            return node
-        container = body["container"]
-        env = {
-            "PATH": f"{self.python_bin}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin",
-            "HOME": str(sandbox / "home"),
-            "TMPDIR": str(sandbox / "tmp"),
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
+        self.globals["workflow.parameters"] = go_json([{"name": k, "value": v} for k, v in args.items()])
+        self.workflow_artifacts = {
+            a["name"]: ArtifactRef(external={k: v for k, v in a.items() if k in ("s3", "http", "gcs")})
+            for a in (spec.get("arguments") or {}).get("artifacts", [])
         }
-        env.update(self.extra_env)
-        defined: dict[str, str] = {}
-        for e in container.get("env", []):
-            if "value" not in e:
-                node.phase, node.message = ERROR, f"env {e['name']} comes from a Kubernetes object: not available locally"
-                return node
-            defined[e["name"]] = local(kubelet_expand(e["value"], defined))
-        env.update(defined)
-        (sandbox / "home").mkdir()
-        (sandbox / "tmp").mkdir()
-        argv = [local(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
-        self.log(f"{path}: running pod {pod}")
-        with open(sandbox / "log.txt", "wb") as logf:
-            proc = subprocess.run(argv, env=env, cwd=sandbox / "tmp", stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        node.message = (sandbox / "log.txt").read_text(errors="replace")[-4000:]
-        if proc.returncode != 0:
-            node.message = f"exit status {proc.returncode}\n{node.message}"
-            return node
-        try:
-            for p in body.get("outputs", {}).get("parameters", []):
-                vf = p["valueFrom"]
-                file = Path(local(vf["path"]))
-                if file.is_file():
-                    node.parameters[p["name"]] = file.read_text()
-                elif "default" in vf:
-                    node.parameters[p["name"]] = vf["default"]
-                else:
-                    raise RunError(f"output parameter {p['name']!r}: {vf['path']} does not exist")
-            for a in body.get("outputs", {}).get("artifacts", []):
-                source = Path(local(a["path"]))
-                if not source.exists():
-                    if a.get("optional"):
-                        continue
-                    raise RunError(f"output artifact {a['name']!r}: {a['path']} does not exist")
-                key = a["s3"]["key"]
-                self.store.put(key, source)
-                node.artifacts[a["name"]] = ArtifactRef(key=key)
-        except (RunError, StoreError) as exc:
-            node.phase, node.message = ERROR, str(exc)
-            return node
-        node.phase = SUCCEEDED
+        self.nodes: list[Node] = []
+        self.seq = itertools.count()
+        self.pod_counter = itertools.count(1)
+        self.scheduler = Scheduler(self)
+        entry = spec.get("entrypoint")
+        if not entry:
+            raise RunError("the workflow has no entrypoint")
+        root = self.scheduler.run_template(entry, args, dict(self.workflow_artifacts), self.workflow_name, boundary=None)
+        phase = {SKIPPED: SUCCEEDED, OMITTED: SUCCEEDED}.get(root.phase, root.phase)
+        if spec.get("onExit"):
+            phase = self._on_exit(spec["onExit"], phase)
+        self.nodes.sort(key=lambda n: n.seq)
+        return RunResult(phase, self.nodes, self.workflow_name, manifest, self.run_dir)
+
+    def _on_exit(self, template: str, phase: str) -> str:
+        """Argo's workflow-level exit handler: runs whatever happened, sees status and failures."""
+        failures = [
+            {"displayName": n.path.rsplit("/", 1)[-1], "message": n.message.splitlines()[0] if n.message else "",
+             "templateName": n.template, "phase": n.phase, "podName": n.pod or "",
+             "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(n.finished or time.time()))}
+            for n in sorted(self.nodes, key=lambda n: n.seq) if n.phase in (FAILED, ERROR)
+        ]
+        self.globals["workflow.status"] = phase
+        self.globals["workflow.failures"] = go_quote(go_json(failures))
+        node = self.scheduler.run_template(template, {}, dict(self.workflow_artifacts), f"{self.workflow_name}.onExit",
+                                           boundary=None, hooked=True)
+        if phase == SUCCEEDED and node.phase in (FAILED, ERROR):
+            return node.phase
+        return phase
+
+    # --- node records (shared by the threads that run steps) -------------------------------------
+
+    def add_node(self, node: Node) -> Node:
+        with self.lock:
+            node.seq = next(self.seq)
+            if not node.started:
+                node.started = time.time()
+            self.nodes.append(node)
         return node
 
-    def _fetch(self, ref: ArtifactRef, target: Path) -> None:
-        if ref.key is not None:
-            self.store.get(ref.key, target)
-            return
-        ext = ref.external or {}
-        if "http" in ext:
-            import urllib.request
+    def event(self, name: str, node: Node) -> None:
+        try:
+            self.on_event(name, node)
+        except Exception:  # a broken view must not break the run
+            pass
 
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with urllib.request.urlopen(ext["http"]["url"], timeout=60) as resp, open(target, "wb") as out:
-                shutil.copyfileobj(resp, out)
-            return
-        if "s3" in ext and hasattr(self.store, "client"):
-            s3 = ext["s3"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.store.client.download_file(s3["bucket"], s3["key"], str(target))
-            return
-        raise RunError(f"cannot fetch external artifact {json.dumps(ext)} locally")
+    def new_pod_name(self, template: str, path: str) -> str:
+        n = next(self.pod_counter)
+        digest = hashlib.sha256(f"{path}/{n}".encode()).hexdigest()[:10]
+        return f"{self.workflow_name}-{template}-{digest}"[-63:].lstrip("-")
+
+    def cancel(self) -> None:
+        """Stop the run: no new step starts, running steps are terminated."""
+        import signal
+
+        self.cancelled.set()
+        with self.lock:
+            procs = list(self.processes)
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except OSError:
+                pass
 
     # --- memoization: an on-disk stand-in for Argo's ConfigMap cache ------------------------------
 
-    def _cache_file(self, memo: dict, key: str) -> Path:
-        return self.cache_dir / memo["cache"]["configMap"]["name"] / f"{key}.json"
+    def memo_key(self, template: dict, values: dict[str, str], where: str) -> str | None:
+        memo = template.get("memoize")
+        if not memo:
+            return None
+        flat = dict(self.globals)
+        flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
+        try:
+            key = subst.substitute(memo["key"], flat, lambda: subst.nested(flat), where)
+        except subst.SubstitutionError as exc:
+            raise RunError(str(exc)) from None
+        if not key:
+            raise RunError(f"{where}: memoization key is empty")
+        return key
 
-    def _cache_get(self, memo: dict, key: str) -> dict | None:
+    def _cache_file(self, memo: dict, key: str) -> Path:
+        cm = ((memo.get("cache") or {}).get("configMap") or {}).get("name")
+        if not cm:
+            raise RunError("memoize.cache.configMap.name is required")
+        safe = hashlib.sha256(key.encode()).hexdigest() if not key.replace("-", "").isalnum() else key
+        return self.cache_dir / cm / f"{safe}.json"
+
+    def cache_get(self, template: dict, key: str) -> dict | None:
+        memo = template["memoize"]
         file = self._cache_file(memo, key)
         if not file.exists():
             return None
-        entry = json.loads(file.read_text())
-        if time.time() - entry["created"] > _duration(memo.get("maxAge")):
+        try:
+            entry = json.loads(file.read_text())
+        except ValueError:
             return None
+        max_age = memo.get("maxAge")
+        if max_age and time.time() - entry["created"] > duration(max_age):
+            return None
+        for ref in entry.get("artifacts", {}).values():
+            # Argo reuses the first run's artifact keys. Our embedded store lives as long as one
+            # run: objects it no longer holds come back from the work dir's copy, else it is a miss.
+            if ref.get("key") and not self._ensure(ref["key"]):
+                return None
         return entry
 
-    def _cache_put(self, memo: dict, key: str, node: Node) -> None:
-        file = self._cache_file(memo, key)
+    def _ensure(self, key: str) -> bool:
+        ensure = getattr(self.store, "ensure", None)
+        try:
+            return ensure(key) if ensure else self.store.exists(key)
+        except StoreError:
+            return False
+
+    def cache_put(self, template: dict, key: str, node: Node) -> None:
+        file = self._cache_file(template["memoize"], key)
         file.parent.mkdir(parents=True, exist_ok=True)
         entry = {
             "created": time.time(),
+            "nodeID": node.path,
             "parameters": node.parameters,
             "artifacts": {k: {"key": v.key, "external": v.external} for k, v in node.artifacts.items()},
         }
-        file.write_text(json.dumps(entry, sort_keys=True))
+        tmp = file.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(entry, sort_keys=True))
+        os.replace(tmp, file)
 
 
 def kubelet_expand(text: str, env: dict[str, str]) -> str:
@@ -414,13 +326,3 @@ def kubelet_expand(text: str, env: dict[str, str]) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
-
-
-def _dependencies(depends: str) -> list[str]:
-    import re
-
-    if not depends:
-        return []
-    if re.search(r"\|\||!|\.(Failed|Errored|Succeeded|Skipped|Omitted|Daemoned|AnySucceeded|AllFailed)", depends):
-        raise RunError(f"depends expression {depends!r} is outside the subset this runner supports")
-    return [d.strip() for d in depends.replace("(", " ").replace(")", " ").split("&&") if d.strip()]

@@ -20,6 +20,14 @@ class SubstitutionError(Exception):
     pass
 
 
+def is_pure_ref(text: str) -> str | None:
+    """The key of a value that is exactly one simple tag, e.g. `{{tasks.a.outputs.parameters.b}}`."""
+    m = TAG.fullmatch(text or "")
+    if not m or m.group(1).startswith("=") or "{{" in m.group(1):
+        return None
+    return m.group(1).strip()
+
+
 def expression_result(value: Any) -> str:
     """How Argo renders an expression's value into the template (strings raw, the rest as JSON)."""
     if isinstance(value, str):
@@ -31,7 +39,7 @@ def expression_result(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def substitute(text: str, flat: dict[str, str], expr_scope: Callable[[], dict[str, Any]], where: str) -> str:
+def substitute(text: str, flat: dict[str, str | None], expr_scope: Callable[[], dict[str, Any]], where: str) -> str:
     def one(match: re.Match[str]) -> str:
         tag = match.group(1)
         if tag.startswith("="):
@@ -42,7 +50,11 @@ def substitute(text: str, flat: dict[str, str], expr_scope: Callable[[], dict[st
         key = tag.strip()
         if key not in flat:
             raise SubstitutionError(f"{where}: failed to resolve {{{{{key}}}}}")
-        return flat[key]
+        value = flat[key]
+        if value is None:  # Argo 3.7.16+/4.0.7+: a skipped task's output without a default
+            raise SubstitutionError(f"{where}: unable to substitute {{{{{key}}}}}: output is an absent optional "
+                                    "(skipped/omitted node with no default)")
+        return value
 
     return TAG.sub(one, text)
 
@@ -57,8 +69,8 @@ def substitute_tree(node: Any, flat: dict[str, str], expr_scope: Callable[[], di
     return node
 
 
-def nested(flat: dict[str, str]) -> dict[str, Any]:
-    """Argo's expression environment: dotted keys expanded into nested maps."""
+def nested(flat: dict[str, str | None]) -> dict[str, Any]:
+    """Argo's expression environment: dotted keys expanded into nested maps (None: absent, nil)."""
     root: dict[str, Any] = {}
     for key, value in flat.items():
         parts = key.split(".")

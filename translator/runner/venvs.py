@@ -1,0 +1,167 @@
+"""One Python virtual environment per image, created once and reused across steps and runs.
+
+The image is never pulled: a step whose image runs Python gets `python3` (and `pip`) from the
+environment of its image, so KFP's own `python3 -m pip install ...` line installs a component's
+`packages_to_install` there, as it would in the container. Creating one is cheap: `venv
+--without-pip` plus a `.pth` line to a seed directory holding copies of this machine's `pip`
+and `kfp` (so `pip install 'kfp==<this version>' --no-deps` is already satisfied, no network).
+A step pinning another kfp version gets an environment of its own (key: image + kfp pin), so
+two KFP versions never swap under a running step. `pip` runs one at a time per environment
+(a lock taken by the `python3` wrapper), as concurrent installs into one environment corrupt it.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+_PIN = re.compile(r"kfp==([0-9][0-9A-Za-z.+!-]*)")
+_PY = re.compile(r"(^|[\s/'\"])python3?(\s|$|['\"])")
+
+PYTHON_WRAPPER = """#!/bin/sh
+# kfp-translate run: python3 of the environment for image {image}; pip runs one at a time here.
+if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then
+    exec "{venv}/bin/python" "{venv}/kfpt-bin/piplock.py" "$@"
+fi
+exec "{venv}/bin/python" "$@"
+"""
+PIP_WRAPPER = """#!/bin/sh
+exec "{venv}/kfpt-bin/python3" -m pip "$@"
+"""
+PIPLOCK = """import fcntl, os, runpy, sys
+lock = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, ".pip.lock"), "w")
+fcntl.flock(lock, fcntl.LOCK_EX)
+sys.argv = ["pip"] + sys.argv[3:]
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+"""
+
+
+def kfp_pin(argv: list[str]) -> str | None:
+    for text in argv:
+        m = _PIN.search(text)
+        if m:
+            return m.group(1)
+    return None
+
+
+def runs_python(image: str, argv: list[str]) -> bool:
+    """Whether a step needs Python: a python image, or a command that calls python."""
+    name = image.rsplit("/", 1)[-1].lower()
+    return "python" in name or any(_PY.search(x) for x in argv[:8])
+
+
+def _host_kfp_version() -> str:
+    return importlib.metadata.version("kfp")
+
+
+class Venvs:
+    def __init__(self, root: Path, python: str | None = None):
+        self.root = Path(root).resolve()
+        self.python = python or sys.executable
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.created: list[str] = []  # images whose environment this process created
+
+    # --- the seed: this machine's pip and kfp, copied once ---------------------------------
+
+    def _copy_dist(self, dist_name: str, target: Path) -> None:
+        dist = importlib.metadata.distribution(dist_name)
+        tops = (dist.read_text("top_level.txt") or dist_name).split()
+        site = Path(str(dist.locate_file("")))
+        for top in tops:
+            src = site / top
+            if src.is_dir():
+                shutil.copytree(src, target / top, ignore=shutil.ignore_patterns("__pycache__", "*_test.py"))
+        info = Path(str(dist._path))  # type: ignore[attr-defined]  # the .dist-info directory
+        shutil.copytree(info, target / info.name)
+
+    def seed(self) -> Path:
+        seed = self.root / ".seed" / f"kfp-{_host_kfp_version()}"
+        with self._file_lock(self.root / ".seed.lock"):
+            if not (seed / ".ready").exists():
+                tmp = seed.with_name(seed.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+                self._copy_dist("pip", tmp)
+                self._copy_dist("kfp", tmp)
+                (tmp / ".ready").write_text("")
+                shutil.rmtree(seed, ignore_errors=True)
+                tmp.rename(seed)
+        return seed
+
+    # --- environments ---------------------------------------------------------------------
+
+    @staticmethod
+    def key(image: str, pin: str | None) -> str:
+        base = re.sub(r"[^a-zA-Z0-9.-]+", "-", image).strip("-")[:60] or "image"
+        return f"{base}-{hashlib.sha256(f'{image}|{pin}'.encode()).hexdigest()[:10]}"
+
+    def _file_lock(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _Flock(path)
+
+    def bin_dir(self, image: str, pin: str | None) -> Path:
+        """The directory to put first on PATH for a step of this image (created on first use)."""
+        key = self.key(image, pin)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        venv = self.root / key
+        with lock, self._file_lock(self.root / f"{key}.lock"):
+            if not (venv / ".ready").exists():
+                self._create(venv, image, pin)
+                self.created.append(image)
+        return venv / "kfpt-bin"
+
+    def _create(self, venv: Path, image: str, pin: str | None) -> None:
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([self.python, "-m", "venv", "--without-pip", str(venv)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        site = next((venv / "lib").glob("python*/site-packages"))
+        seed = self.seed()
+        # pip always; kfp only when the steps pin this machine's version (else pip installs the pin)
+        (site / "kfpt-seed.pth").write_text(f"{seed}\n")
+        if pin is not None and pin != _host_kfp_version():
+            hidden = site / "kfpt-pip-only"
+            hidden.mkdir()
+            for item in seed.iterdir():
+                if item.name.startswith("pip"):
+                    os.symlink(item, hidden / item.name)
+            (site / "kfpt-seed.pth").write_text(f"{hidden}\n")
+        bin_dir = venv / "kfpt-bin"
+        bin_dir.mkdir()
+        for name, text in (("python3", PYTHON_WRAPPER), ("python", PYTHON_WRAPPER), ("pip", PIP_WRAPPER),
+                           ("pip3", PIP_WRAPPER)):
+            script = bin_dir / name
+            script.write_text(text.format(venv=venv, image=image.replace("\n", " ")))
+            script.chmod(0o755)
+        (bin_dir / "piplock.py").write_text(PIPLOCK)
+        (venv / "kfpt-image.txt").write_text(image + "\n")
+        (venv / ".ready").write_text("")
+
+
+class _Flock:
+    """An exclusive lock on a file: two `translate run` sharing a work dir create each venv once."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.fh = open(self.path, "w")
+        fcntl.flock(self.fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def has_pip() -> bool:
+    return importlib.util.find_spec("pip") is not None
