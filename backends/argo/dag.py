@@ -153,7 +153,7 @@ class Emitter:
             in_params.append(m.Parameter(name=param_name(p.name), default=default))
         in_artifacts = []
         for a in iface.input_artifacts:
-            in_artifacts.append(m.Artifact(name=param_name(a.name)))
+            in_artifacts.append(m.Artifact(name=param_name(a.name), optional=True if a.optional else None))
             in_params.append(m.Parameter(name=ph.metadata_param(a.name), default="{}"))
             # The root's artifact inputs come from the workflow's arguments: identified by key.
             digest = "key:{{workflow.parameters.%s}}" % param_name(a.name) if comp.name == "root" else ""

@@ -57,6 +57,7 @@ class Node:
     started: float = 0.0
     finished: float = 0.0
     log: str | None = None  # the step's log file
+    exit_code: str = ""
     seq: int = 0
 
     @property
@@ -185,10 +186,15 @@ class Runner:
         entry = spec.get("entrypoint")
         if not entry:
             raise RunError("the workflow has no entrypoint")
-        root = self.scheduler.run_template(entry, args, dict(self.workflow_artifacts), self.workflow_name, boundary=None)
-        phase = {SKIPPED: SUCCEEDED, OMITTED: SUCCEEDED}.get(root.phase, root.phase)
-        if spec.get("onExit"):
-            phase = self._on_exit(spec["onExit"], phase)
+        try:
+            root = self.scheduler.run_template(entry, args, dict(self.workflow_artifacts), self.workflow_name,
+                                               boundary=None)
+            phase = {SKIPPED: SUCCEEDED, OMITTED: SUCCEEDED}.get(root.phase, root.phase)
+            if spec.get("onExit"):
+                phase = self._on_exit(spec["onExit"], phase)
+        except BaseException:
+            self.cancel()  # a RunError or Ctrl-C: no step keeps running behind our back
+            raise
         self.nodes.sort(key=lambda n: n.seq)
         return RunResult(phase, self.nodes, self.workflow_name, manifest, self.run_dir)
 
