@@ -510,7 +510,7 @@ def test_exprlang_semantics(expr, expected):
     assert got == expected and type(got) is type(expected), (expr, got)
 
 
-EXPR_UNSUPPORTED = ["`raw`", "1..3", "'a' + 'b'", "m.none.k", "m['none']['k']"]
+EXPR_UNSUPPORTED = ["`raw`", "1..3", "'a' - 'b'", "m.none.k", "m['none']['k']", "{1: 2}"]
 
 # Nil-safe access and coalescing, as the Argo backend emits them for dsl.OneOf outputs.
 NIL_SAFE = [
@@ -521,6 +521,9 @@ NIL_SAFE = [
     ("m?.none?.k.deeper ?? 'd'", "d"),
     ("m?.['none']?.['k'] ?? m['k']", "v"),
     ("m['none'] ?? m['none2'] ?? 'last'", "last"),
+    ("'a' + m['k'] + 'b'", "avb"),
+    ("toJson({\"z\": 1, \"a\": {\"b\": [true, nil] }, \"e\": { } })", '{"a":{"b":[true,null]},"e":{},"z":1}'),
+    ("sprig.dict('k' + 'x', 2)['kx']", 2),
 ]
 
 

@@ -41,7 +41,7 @@ _TOKEN = re.compile(r"""
   | (?P<str>['"])
   | (?P<num>[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9_]*)?)
   | (?P<ident>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||\?\?|\?\.|[<>!()\[\].,?:+\-])
+  | (?P<op>==|!=|<=|>=|&&|\|\||\?\?|\?\.|[<>!()\[\].,?:+\-{}])
 """, re.VERBOSE)
 _ESC = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
         "\\": "\\", "'": "'", '"': '"', "`": "`", "?": "?"}
@@ -420,7 +420,7 @@ class _Eval:
             right, rtype = self.binary(level + 1, skip)
             _static_check(op, ltype, rtype)
             if op in ("+", "-"):
-                ltype = ltype if ltype == rtype and ltype in _NUMERIC else None
+                ltype = ltype if ltype == rtype and (ltype in _NUMERIC or ltype == "string" and op == "+") else None
             else:
                 ltype = "bool"
             if not skip:
@@ -442,6 +442,8 @@ class _Eval:
                 return _wrap(a + b if op == "+" else a - b)
             if _is_num(a) and _is_num(b):
                 return float(a) + float(b) if op == "+" else float(a) - float(b)
+            if op == "+" and type(a) is str and type(b) is str:
+                return a + b
             raise ExprError(f"invalid operation: {_go_type(a)} {op} {_go_type(b)}")
         return _order(op, a, b)
 
@@ -491,6 +493,17 @@ class _Eval:
         elif kind == "op" and val == "(":
             value, vtype = self.ternary(skip)
             self.expect(")")
+        elif kind == "op" and val == "{":  # map literal: {"key": value, ...}
+            value, vtype = {}, "map"
+            while not self.peek("}"):
+                k, key, p = self.take()
+                if k not in ("str", "ident"):
+                    raise ExprError(f"map keys must be strings or names at {p}")
+                self.expect(":")
+                value[key] = self.ternary(skip)[0]
+                if not self.peek("}"):
+                    self.expect(",")
+            self.take()
         elif kind == "op" and val == "[":
             value, vtype = [], "array"
             while not self.peek("]"):

@@ -541,10 +541,17 @@ class _Scope:
             with_items=with_items,
             with_param="{{inputs.parameters.kfp-loop-items}}" if with_param is not None else None,
         )
+        body = next(t for t in self.emitter.templates if t.name == dag_task.template)
+        body_outputs = [p.name for p in (body.outputs.parameters or [])] if body.outputs else []
+        wrapper_outputs = [
+            m.Parameter(name=p, value_from=m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (inner.name, p)))
+            for p in body_outputs
+        ]
         self.emitter.templates.append(
             m.Template(
                 name=wrapper_name,
                 inputs=m.Inputs(parameters=wrapper_inputs or None, artifacts=[m.Artifact(name=a.name) for a in artifacts] or None),
+                outputs=m.Outputs(parameters=wrapper_outputs) if wrapper_outputs else None,
                 parallelism=it.parallelism,
                 dag=m.DAGTemplate(tasks=[inner]),
             )

@@ -1,0 +1,73 @@
+"""Loops, fan-in, branches, OneOf, nested pipelines and exit handlers, run for real, outputs
+compared with KFP's semantics (including runs that fail on purpose)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import translator
+from translator.runner.engine import Runner
+from translator.runner.store import S3Store
+
+from .pipelines import control
+
+
+@pytest.fixture()
+def runner(tmp_path: Path, s3_endpoint: str):
+    return Runner(tmp_path / "work", store=S3Store(s3_endpoint, "kfp-" + tmp_path.name.lower().replace("_", "-")[-40:]))
+
+
+def run(runner, pipeline, **params):
+    [wf] = translator.translate(pipeline, backend="argo", enable_caching=False)
+    return runner.run(wf, params)
+
+
+def outputs(result, task):
+    return [n.parameters.get("Output") for n in result.nodes if n.pod and n.path.split("/")[-1] == task]
+
+
+def test_loops_collect_typed_values(runner):
+    result = run(runner, control.loops, n="4")
+    assert result.phase == "Succeeded"
+    # KFP's semantics: a Collected List[int] holds ints (kfp.local turns them into floats and
+    # the `total` component, which asserts int elements, would fail there).
+    assert outputs(result, "total") == ["30"]  # 1+4+9+16 over a literal list
+    assert outputs(result, "total-2") == ["30"]  # over make_list(4) with parallelism 2
+    assert sorted(outputs(result, "square")) == ["1", "16", "4", "9"]
+    assert outputs(result, "join") == ["a:2:['depth', 'label'],b:5:['depth', 'label']"]
+    # every iteration is one pod; nothing else starts one
+    assert result.pods == 4 + 1 + 4 + 2 + 3
+
+
+@pytest.mark.parametrize("seed,said", [("0", "got heads"), ("7", "got tails")])
+def test_if_else_and_oneof(runner, seed, said):
+    result = run(runner, control.branches, seed=seed)
+    assert result.phase == "Succeeded"
+    assert outputs(result, "say-3") == [said]
+    skipped = [n.path.split("/")[-1] for n in result.nodes if n.phase == "Skipped"]
+    assert skipped == ["condition-3" if seed == "0" else "condition-2"]
+    assert result.pods == 3
+
+
+def test_nested_pipelines_pass_values_and_defaults(runner):
+    result = run(runner, control.nested, x="3")
+    assert result.phase == "Succeeded"
+    assert sorted(outputs(result, "square")) == ["4", "81", "9"]
+
+
+def test_exit_handler_sees_success(runner):
+    result = run(runner, control.exit_handling, fail="false")
+    assert result.phase == "Succeeded"
+    [exit_node] = [n for n in result.nodes if n.pod and "onExit" in n.path or n.path.endswith("/report")]
+    assert exit_node.parameters["Output"] == "SUCCEEDED|exit-handler-1|None"
+
+
+def test_exit_handler_runs_after_failure_and_the_run_fails(runner):
+    result = run(runner, control.exit_handling, fail="true")
+    assert result.phase == "Failed"  # as in KFP: the exit task succeeding does not rescue the run
+    [exit_node] = [n for n in result.nodes if n.pod and "onExit" in n.path or n.path.endswith("/report")]
+    assert exit_node.phase == "Succeeded"
+    assert exit_node.parameters["Output"] == "FAILED|exit-handler-1|2"
+
