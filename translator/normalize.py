@@ -133,7 +133,10 @@ def lift_platform_params(platform: dict[str, Any], element: str) -> tuple[dict[s
     """
     extra: list[tuple[str, g.Binding]] = []
 
-    def lift(ref: dict[str, Any]) -> dict[str, str]:
+    def lift(ref: dict[str, Any]) -> Any:
+        if ref.get("componentInputParameter") is None and ref.get("taskOutputParameter") is None:
+            constant = (ref.get("runtimeValue") or {}).get("constant")
+            return constant if isinstance(constant, str) else {"json": constant}  # known now: inline
         name = f"kfp-k8s-{len(extra)}"
         if ref.get("componentInputParameter") is not None:
             binding: g.Binding = g.FromInput(ref["componentInputParameter"])
@@ -141,7 +144,7 @@ def lift_platform_params(platform: dict[str, Any], element: str) -> tuple[dict[s
             t = ref["taskOutputParameter"]
             binding = g.FromTask(t["producerTask"], t["outputParameterKey"])
         else:
-            binding = g.Const((ref.get("runtimeValue") or {}).get("constant"))
+            raise AssertionError("unreachable")
         extra.append((name, binding))
         return {"param": name}
 

@@ -77,6 +77,8 @@ class PodSettings:
 def _value(ref: Any, element: str) -> str:
     if isinstance(ref, dict) and "param" in ref:
         return "{{inputs.parameters.%s}}" % ref["param"]
+    if isinstance(ref, dict) and "json" in ref:  # a constant JSON setting (node selector, ...)
+        return json.dumps(ref["json"], sort_keys=True, separators=(",", ":"))
     if isinstance(ref, str):
         return ref
     raise TranslateError(f"unsupported Kubernetes setting value {json.dumps(ref)[:60]}", element=element)
