@@ -44,6 +44,8 @@ class TemplateRequest:
     platform_json: str
     task_name: str  # only part of the identity when the component reads {{$.pipeline_task_name}}
     collected: tuple[tuple[str, int, str], ...] = ()  # (input, list depth, leaf KFP type)
+    keyed_outputs: tuple[str, ...] = ()  # output artifacts collected out of a loop: report their keys
+    listed_inputs: tuple[str, ...] = ()  # input artifacts that are collections (keys + prefix)
 
 
 def kube_escape(text: str) -> str:
@@ -143,6 +145,8 @@ def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[s
                     "path": ph.input_path(a.name),
                     "metadataEnv": meta_env[a.name],
                     "isList": a.is_list,
+                    **({"keysEnv": f"{meta_env[a.name]}_KEYS", "prefixEnv": f"{meta_env[a.name]}_PREFIX"}
+                       if a.name in req.listed_inputs else {}),
                 }
                 for a in iface.input_artifacts
                 if a.name in meta_env
@@ -203,6 +207,9 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
     for aname in req.artifacts:
         in_artifacts.append(m.Artifact(name=param_name(aname), path=ph.input_path(aname)))
         in_params.append(m.Parameter(name=ph.metadata_param(aname), default="{}"))
+        if aname in req.listed_inputs:
+            in_params.append(m.Parameter(name=ph.keys_param(aname)))
+            in_params.append(m.Parameter(name=ph.prefix_param(aname)))
         if req.cache:
             in_params.append(m.Parameter(name=ph.digest_param(aname)))
 
@@ -226,6 +233,9 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         for i, aname in enumerate(req.artifacts):
             meta_env[aname] = f"KFPT_M_{i}"
             env.append(m.EnvVar(name=f"KFPT_M_{i}", value=runtime_value(ph.metadata_param(aname))))
+            if aname in req.listed_inputs:
+                env.append(m.EnvVar(name=f"KFPT_M_{i}_KEYS", value=runtime_value(ph.keys_param(aname))))
+                env.append(m.EnvVar(name=f"KFPT_M_{i}_PREFIX", value=runtime_value(ph.prefix_param(aname))))
         spec = json.dumps(_shim_spec(req, env_names, meta_env), sort_keys=True, separators=(",", ":"))
         command = ["python3", "-c", shim_source(), kube_escape(spec), "--"] + [_python_part(c, resolver) for c in impl.command]
         args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _python_part(a, resolver) for a in impl.args]
@@ -243,7 +253,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             m.Artifact(
                 name=param_name(a.name),
                 path=ph.output_path(a.name),
-                s3=m.S3Artifact(key=f"{artifact_key_prefix}/{{{{workflow.name}}}}/{{{{pod.name}}}}/{a.name}"),
+                s3=m.S3Artifact(key=artifact_key(artifact_key_prefix, name, a.name)),
                 archive=m.ArchiveStrategy(none=m.NoneStrategy()),
             )
         )
@@ -253,6 +263,17 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
                 value_from=m.ValueFrom(path=f"{ph.SHIM_DIR}/artifacts/{a.name}.metadata", default="{}"),
             )
         )
+        if a.name in req.keyed_outputs:
+            # The key this pod wrote: Argo gathers one per loop iteration into a list, which
+            # tells the consumer of the collection which objects under the prefix are its items.
+            out_params.append(
+                m.Parameter(
+                    name=ph.key_param(a.name),
+                    value_from=m.ValueFrom(
+                        path=f"{ph.SHIM_DIR}/keys/{a.name}", default=artifact_key(artifact_key_prefix, name, a.name)
+                    ),
+                )
+            )
         # Container components compute no digest: their artifacts are identified by where they
         # were stored (KFP's own semantics: identity, not content); a cache hit restores it.
         out_params.append(
@@ -260,7 +281,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
                 name=ph.digest_param(a.name),
                 value_from=m.ValueFrom(
                     path=f"{ph.SHIM_DIR}/artifacts/{a.name}.digest",
-                    default=f"key:{artifact_key_prefix}/{{{{workflow.name}}}}/{{{{pod.name}}}}/{a.name}",
+                    default="key:" + artifact_key(artifact_key_prefix, name, a.name),
                 ),
             )
         )
@@ -295,6 +316,16 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         pod_spec_patch=settings.pod_spec_patch(),
         retry_strategy=_retry(req.retry),
     )
+
+
+def template_prefix(key_prefix: str, template: str) -> str:
+    """Where every artifact a template writes in one run lives: a collection is read from here."""
+    return f"{key_prefix}/{{{{workflow.name}}}}/{template}"
+
+
+def artifact_key(key_prefix: str, template: str, output: str) -> str:
+    """Unique per run, template, pod (so per task, loop iteration and retry) and output."""
+    return f"{template_prefix(key_prefix, template)}/{{{{pod.name}}}}/{output}"
 
 
 def _retry(retry: g.Retry | None) -> m.RetryStrategy | None:

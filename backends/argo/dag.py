@@ -17,7 +17,7 @@ from translator import graph as g
 from translator.errors import TranslateError
 
 from . import placeholders as ph
-from .container import TemplateRequest, build_template
+from .container import TemplateRequest, build_template, template_prefix
 from .memo import memoize
 from .resources import build_resource_template, is_resource_stub
 from .names import NameTable, param_name
@@ -90,10 +90,12 @@ class Emitter:
     names: NameTable = field(default_factory=NameTable)
     _container_templates: dict[TemplateRequest, str] = field(default_factory=dict)
     _dag_templates: dict[str, str] = field(default_factory=dict)
+    prefixes: dict[tuple[str, str], str] = field(default_factory=dict)  # (template, output) -> key prefix
 
     # --- templates ----------------------------------------------------------------------------
 
-    def container_template(self, task: g.Task, element: str, collected: tuple = ()) -> str:
+    def container_template(self, task: g.Task, element: str, collected: tuple = (), keyed: tuple = (),
+                           listed: tuple = ()) -> str:
         comp = task.component
         impl = comp.impl
         assert isinstance(impl, g.ContainerImpl)
@@ -108,6 +110,8 @@ class Emitter:
             platform_json=json.dumps(task.platform, sort_keys=True),
             task_name=task.display_name if uses_task_name else "",
             collected=collected,
+            keyed_outputs=keyed,
+            listed_inputs=listed,
         )
         if req in self._container_templates:
             return self._container_templates[req]
@@ -135,9 +139,13 @@ class Emitter:
             self.templates.append(m.Template(name=name, suspend=m.SuspendTemplate(duration="0")))
         return self._dag_templates["noop"]
 
-    def dag_template(self, comp: g.Component, wanted: str, element: str, shapes: dict | None = None) -> str:
+    def dag_template(self, comp: g.Component, wanted: str, element: str, shapes: dict | None = None,
+                     keyed: frozenset = frozenset(), listed: frozenset = frozenset()) -> str:
+        """A KFP DAG as an Argo DAG template. `keyed`: artifact outputs collected by a loop
+        around it (each reports its object's key); `listed`: artifact inputs that are
+        collections (the items' keys and the prefix they live under travel as parameters)."""
         shapes = shapes or {}
-        identity = f"{comp.digest}:{sorted(shapes.items())}"
+        identity = f"{comp.digest}:{sorted(shapes.items())}:{sorted(keyed)}:{sorted(listed)}"
         if identity in self._dag_templates:
             return self._dag_templates[identity]
         name = self.names.claim(f"dag:{identity}", wanted)
@@ -158,7 +166,10 @@ class Emitter:
             # The root's artifact inputs come from the workflow's arguments: identified by key.
             digest = "key:{{workflow.parameters.%s}}" % param_name(a.name) if comp.name == "root" else ""
             in_params.append(m.Parameter(name=ph.digest_param(a.name), default=digest))
-        scope = _Scope(self, impl, element, shapes)
+            if a.name in listed:
+                in_params.append(m.Parameter(name=ph.keys_param(a.name)))
+                in_params.append(m.Parameter(name=ph.prefix_param(a.name)))
+        scope = _Scope(self, impl, element, shapes, keyed=keyed, listed=listed, template=name)
         tasks = scope.all_tasks()
         out_params, out_artifacts = scope.outputs(impl.outputs)
         template = m.Template(
@@ -175,8 +186,13 @@ class _Scope:
     """One DAG being emitted: Argo names of its tasks and how to refer to their outputs."""
 
     def __init__(self, emitter: Emitter, dag: g.DagImpl, element: str, shapes: dict[str, Shape] | None = None,
-                 names_only: bool = False):
+                 names_only: bool = False, keyed: frozenset = frozenset(), listed: frozenset = frozenset(),
+                 template: str = ""):
         self.shapes = shapes or {}
+        self.keyed = keyed
+        self.listed = listed
+        self.template = template
+        self.task_templates: dict[str, str] = {}
         self.emitter = emitter
         self.dag = dag
         self.element = element
@@ -354,7 +370,81 @@ class _Scope:
             out.append(self.param_value(bound, pdef.type if pdef else None, element, task))
         return "".join(out)
 
+    def is_collection(self, binding: g.Binding) -> bool:
+        """Is this artifact binding a dsl.Collected list (out of a loop, possibly re-exported)?"""
+        if isinstance(binding, g.FromInput):
+            return binding.name in self.listed
+        if not isinstance(binding, g.FromTask) or binding.task not in self.task_names:
+            return False
+        task = self._task(binding.task)
+        impl = task.component.impl
+        if not isinstance(impl, g.DagImpl):
+            return False
+        if task.iterator is not None:
+            return True
+        source = next((o for o in impl.outputs if o.name == binding.output and o.is_artifact), None)
+        if source is None:
+            return False
+        child = _Scope(self.emitter, impl, self.element, names_only=True, listed=self.child_listed(task))
+        return child.is_collection(source.sources[0])
+
+    def child_listed(self, task: g.Task) -> frozenset:
+        return frozenset(name for name, b in task.artifacts if self.is_collection(b))
+
+    def child_keyed(self, task: g.Task) -> frozenset:
+        """Outputs of a DAG task whose objects must report their keys."""
+        impl = task.component.impl
+        assert isinstance(impl, g.DagImpl)
+        if task.iterator is not None:  # everything a loop body makes is collected
+            return frozenset(o.name for o in impl.outputs if o.is_artifact)
+        wanted = set()
+        for out in self.dag.outputs:
+            if out.is_artifact and out.name in self.keyed:
+                wanted.update(src.output for src in out.sources if src.task == task.name)
+        return frozenset(wanted)
+
+    def keyed_outputs(self, task: g.Task) -> tuple[str, ...]:
+        wanted = set()
+        for out in self.dag.outputs:
+            if out.is_artifact and out.name in self.keyed:
+                wanted.update(src.output for src in out.sources if src.task == task.name)
+        return tuple(sorted(wanted))
+
+    def prefix(self, task_name: str, output: str, element: str) -> str:
+        found = self.emitter.prefixes.get((self.task_templates.get(task_name, ""), output))
+        if found is None:
+            raise TranslateError(f"cannot locate the collection '{output}' of task '{task_name}'", element=element)
+        return found
+
+    def collection_args(self, name: str, binding: g.Binding, with_digest: bool, element: str) -> tuple[m.Artifact, list[m.Parameter]]:
+        """A collection: one input artifact holding the whole prefix, plus the items' keys."""
+        aname = param_name(name)
+        if isinstance(binding, g.FromInput):
+            art = m.Artifact(name=aname, from_="{{inputs.artifacts.%s}}" % param_name(binding.name))
+            ref = "{{inputs.parameters.%s}}"
+            source = binding.name
+            prefix = ref % ph.prefix_param(source)
+            keys = ref % ph.keys_param(source)
+        else:
+            assert isinstance(binding, g.FromTask)
+            producer = self._producer(binding.task, element)
+            prefix = self.prefix(binding.task, binding.output, element)
+            art = m.Artifact(name=aname, s3=m.S3Artifact(key=prefix), archive=None)
+            ref = "{{tasks.%s.outputs.parameters.%%s}}" % producer
+            source = binding.output
+            keys = ref % ph.key_param(source)
+        params = [
+            m.Parameter(name=ph.metadata_param(name), value=ref % ph.metadata_param(source)),
+            m.Parameter(name=ph.keys_param(name), value=keys),
+            m.Parameter(name=ph.prefix_param(name), value=prefix),
+        ]
+        if with_digest:
+            params.append(m.Parameter(name=ph.digest_param(name), value=ref % ph.digest_param(source)))
+        return art, params
+
     def artifact_args(self, name: str, binding: g.Binding, with_digest: bool, element: str) -> tuple[m.Artifact, list[m.Parameter]]:
+        if self.is_collection(binding):
+            return self.collection_args(name, binding, with_digest, element)
         aname = param_name(name)
         if isinstance(binding, g.FromTask) and binding.task in self.importers:
             imp = self.importers[binding.task]
@@ -365,8 +455,6 @@ class _Scope:
             return art, params
         if isinstance(binding, g.FromTask):
             producer = self._producer(binding.task, element)
-            if self._task(binding.task).iterator is not None:
-                raise TranslateError(f"collects artifacts out of loop '{binding.task}' (dsl.Collected), which is not supported yet", element=element)
             art = m.Artifact(name=aname, from_="{{tasks.%s.outputs.artifacts.%s}}" % (producer, param_name(binding.output)))
             ref = "{{tasks.%s.outputs.parameters.%%s}}" % producer
         elif isinstance(binding, g.FromInput):
@@ -387,7 +475,11 @@ class _Scope:
         sentinel for each upstream of an `ignore_upstream_failure` task (see `completed`)."""
         self.hooks = {t.name: t for t in self.dag.tasks if self._is_exit_hook(t)}
         self.sentinels: list[str] = []
-        built = {t.name: self.task(t) for t in self.dag.tasks if t.name not in self.hooks}
+        built = {}
+        for t in self._topological():  # producers first: consumers of collections need their prefixes
+            if t.name not in self.hooks:
+                built[t.name] = self.task(t)
+        built = {name: built[name] for name in sorted(built)}
         for hook in self.hooks.values():
             owner = self._upstreams(hook)[0]
             exit_task = self.task(hook, as_hook=True)
@@ -403,6 +495,23 @@ class _Scope:
                 )
             )
         return tasks
+
+    def _topological(self) -> list[g.Task]:
+        order: list[g.Task] = []
+        seen: set[str] = set()
+
+        def visit(t: g.Task) -> None:
+            if t.name in seen:
+                return
+            seen.add(t.name)
+            for up in self._upstreams(t):
+                if up in self.task_names:
+                    visit(self._task(up))
+            order.append(t)
+
+        for t in self.dag.tasks:
+            visit(t)
+        return order
 
     def _upstreams(self, task: g.Task) -> list[str]:
         deps = set(task.after)
@@ -446,7 +555,8 @@ class _Scope:
         path = f"{self.element}/{task.name}" if self.element else task.name
         if isinstance(impl, g.DagImpl):
             template = self.emitter.dag_template(
-                task.component, task.component.name.removeprefix("comp-"), path, self.child_shapes(task)
+                task.component, task.component.name.removeprefix("comp-"), path, self.child_shapes(task),
+                keyed=self.child_keyed(task), listed=self.child_listed(task),
             )
             with_digest = True
         else:
@@ -455,8 +565,12 @@ class _Scope:
                 found = self.shape(binding)
                 if found is not None and found.depth > 0:
                     collected.append((name, found.depth, found.leaf))
-            template = self.emitter.container_template(task, where, tuple(collected))
+            listed = tuple(sorted(self.child_listed(task)))
+            template = self.emitter.container_template(task, where, tuple(collected), self.keyed_outputs(task), listed)
+            for out in task.component.interface.output_artifacts:
+                self.emitter.prefixes[(template, out.name)] = template_prefix(self.emitter.options.artifact_key_prefix, template)
             with_digest = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+        self.task_templates[task.name] = template
         iface = task.component.interface
         params: list[m.Parameter] = []
         for name, binding in task.params:
@@ -608,16 +722,21 @@ class _Scope:
                 if src.task in self.importers:
                     raise TranslateError("a DAG output taken straight from an importer is not supported yet", element=element)
                 producer = self._producer(src.task, element)
-                if out.is_artifact and self._task(src.task).iterator is not None:
-                    raise TranslateError(f"collects artifacts out of loop '{src.task}' (dsl.Collected), which is not supported yet", element=element)
                 producers.append((producer, src.output))
-            names = [(param_name, False)] if not out.is_artifact else [(ph.metadata_param, False), (ph.digest_param, False)]
-            if out.is_artifact:
+            names = [param_name] if not out.is_artifact else [ph.metadata_param, ph.digest_param]
+            collection = out.is_artifact and self.is_collection(out.sources[0])
+            if out.is_artifact and (collection or out.name in self.keyed):
+                names.append(ph.key_param)
+                if len(out.sources) != 1:
+                    raise TranslateError("dsl.OneOf over collected artifacts is not supported", element=element)
+                src = out.sources[0]
+                self.emitter.prefixes[(self.template, out.name)] = self.prefix(src.task, src.output, element)
+            if out.is_artifact and not collection:
                 if len(producers) == 1:
                     artifacts.append(m.Artifact(name=param_name(out.name), from_="{{tasks.%s.outputs.artifacts.%s}}" % (producers[0][0], param_name(producers[0][1]))))
                 else:
                     artifacts.append(m.Artifact(name=param_name(out.name), from_expression=_first_of(producers, "artifacts", param_name)))
-            for helper, _ in names:
+            for helper in names:
                 if len(producers) == 1:
                     value_from = m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (producers[0][0], helper(producers[0][1])))
                 else:

@@ -51,6 +51,18 @@ def digest_param(artifact: str) -> str:
     return param_name(f"{artifact}-digest")
 
 
+def key_param(artifact: str) -> str:
+    return param_name(f"{artifact}-key")
+
+
+def keys_param(artifact: str) -> str:
+    return param_name(f"{artifact}-keys")
+
+
+def prefix_param(artifact: str) -> str:
+    return param_name(f"{artifact}-prefix")
+
+
 @dataclass
 class Resolver:
     """What a placeholder may refer to in one task's template, and how to say it in Argo."""

@@ -110,3 +110,35 @@ def cleanup(note: str) -> str:
 def ignore_upstream(fail: bool = True):
     f = fail_if(fail=fail)
     cleanup(note="after").after(f).ignore_upstream_failure()
+
+
+@dsl.component(base_image=IMAGE)
+def write_text(text: str, out: dsl.Output[dsl.Dataset]):
+    with open(out.path, "w") as fh:
+        fh.write(text)
+    out.metadata["text"] = text
+
+
+@dsl.component(base_image=IMAGE)
+def read_all(items: dsl.Input[List[dsl.Dataset]]) -> str:
+    return "|".join(open(d.path).read() + "@" + d.metadata["text"] for d in items)
+
+
+@dsl.pipeline(name="inner-collect")
+def inner_collect(prefix: str) -> List[dsl.Dataset]:
+    with dsl.ParallelFor(["x", "y"]) as letter:
+        w = write_text(text=letter)
+    return dsl.Collected(w.outputs["out"])
+
+
+@dsl.pipeline(name="collect-artifacts")
+def collect_artifacts():
+    with dsl.ParallelFor(["a", "b", "c"]) as letter:
+        w = write_text(text=letter)
+    read_all(items=dsl.Collected(w.outputs["out"])).set_display_name("read-flat")
+    with dsl.ParallelFor(["1", "2"]) as outer:
+        with dsl.ParallelFor(["p", "q"]) as inner_item:
+            w2 = write_text(text=inner_item)
+    read_all(items=dsl.Collected(w2.outputs["out"])).set_display_name("read-nested")
+    nested_out = inner_collect(prefix="n")
+    read_all(items=nested_out.output).set_display_name("read-from-pipeline")

@@ -67,6 +67,9 @@ def conv(t, v, what):
         pass
     raise ShimError("%s: cannot read %.200r as %s" % (what, v, t))
 
+def flat(v):  # collections out of nested loops arrive as lists of lists, in loop order
+    return [x for item in v for x in flat(item)] if isinstance(v, list) else [v]
+
 def retype(v, depth, t, what):
     if depth == 0:
         return conv(t, v, what)
@@ -157,7 +160,19 @@ def build_executor_input(spec):
                 values[name] = retype(values[name], p["collected"][0], p["collected"][1], what)
     for name, a in ins.get("artifacts", {}).items():
         what, path = "input artifact %r" % name, a["path"]
-        if a.get("isList"):  # items in <path>/0, <path>/1, ...; metadata: a JSON list
+        if a.get("isList") and a.get("keysEnv"):  # dsl.Collected: <path>/<key below prefix>
+            prefix = (getenv(a["prefixEnv"]) or "").rstrip("/") + "/"
+            keys = flat(json_env(a["keysEnv"], [], list, what))
+            if any(not isinstance(k, str) or not k.startswith(prefix) for k in keys):
+                raise ShimError("%s: item keys %.200r are not under %s" % (what, keys, prefix))
+            items = [k[len(prefix):] for k in keys]
+            mds = flat(json_env(a.get("metadataEnv"), [{}] * len(items), list, what))
+            if len(mds) != len(items):
+                raise ShimError("%s: %d items but %d metadata entries" % (what, len(items), len(mds)))
+            arts[name] = {"artifacts": [artifact(name, a, os.path.join(path, n),
+                                                 md if isinstance(md, dict) else {})
+                                        for n, md in zip(items, mds)]}
+        elif a.get("isList"):  # items in <path>/0, <path>/1, ...; metadata: a JSON list
             items = sorted((n for n in (os.listdir(path) if os.path.isdir(path) else [])
                             if n.isdigit()), key=int)
             mds = json_env(a.get("metadataEnv"), [{}] * len(items), list, what)
