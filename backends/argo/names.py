@@ -23,15 +23,13 @@ def _digest(text: str) -> str:
 
 def dns_name(text: str, max_len: int = MAX_TEMPLATE) -> str:
     """A name matching Argo's template/task pattern, starting with a letter."""
-    name = _NOT_NAME.sub("-", text.lower()).strip("-")
-    name = re.sub("-{2,}", "-", name)
-    changed = name != text
-    if not name or not name[0].isalpha():
-        name = f"t-{name}".rstrip("-")
+    name = re.sub("-{2,}", "-", _NOT_NAME.sub("-", text.lower())).strip("-")
+    if not name:
+        name = f"t-{_digest(text)}"
+    elif not name[0].isalpha():
+        name = f"t-{name}"
     if len(name) > max_len:
         name = f"{name[: max_len - 9].rstrip('-')}-{_digest(text)}"
-    elif changed and name != text.lower() and not name:
-        name = f"t-{_digest(text)}"
     return name
 
 
