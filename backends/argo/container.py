@@ -145,7 +145,7 @@ def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[s
                     "path": ph.input_path(a.name),
                     "metadataEnv": meta_env[a.name],
                     "isList": a.is_list,
-                    **({"keysEnv": f"{meta_env[a.name]}_KEYS", "prefixEnv": f"{meta_env[a.name]}_PREFIX"}
+                    **({"itemsEnv": f"{meta_env[a.name]}_ITEMS", "prefixEnv": f"{meta_env[a.name]}_PREFIX"}
                        if a.name in req.listed_inputs else {}),
                 }
                 for a in iface.input_artifacts
@@ -168,6 +168,8 @@ def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[s
                     "path": ph.output_path(a.name),
                     "metadataPath": f"{ph.SHIM_DIR}/artifacts/{a.name}.metadata",
                     "digestPath": f"{ph.SHIM_DIR}/artifacts/{a.name}.digest",
+                    **({"itemPath": f"{ph.SHIM_DIR}/items/{a.name}", "keyEnv": f"KFPT_K_{a.name}"}
+                       if a.name in req.keyed_outputs else {}),
                 }
                 for a in iface.output_artifacts
             },
@@ -208,7 +210,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         in_artifacts.append(m.Artifact(name=param_name(aname), path=ph.input_path(aname)))
         in_params.append(m.Parameter(name=ph.metadata_param(aname), default="{}"))
         if aname in req.listed_inputs:
-            in_params.append(m.Parameter(name=ph.keys_param(aname)))
+            in_params.append(m.Parameter(name=ph.items_param(aname)))
             in_params.append(m.Parameter(name=ph.prefix_param(aname)))
         if req.cache:
             in_params.append(m.Parameter(name=ph.digest_param(aname)))
@@ -234,8 +236,11 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             meta_env[aname] = f"KFPT_M_{i}"
             env.append(m.EnvVar(name=f"KFPT_M_{i}", value=runtime_value(ph.metadata_param(aname))))
             if aname in req.listed_inputs:
-                env.append(m.EnvVar(name=f"KFPT_M_{i}_KEYS", value=runtime_value(ph.keys_param(aname))))
+                env.append(m.EnvVar(name=f"KFPT_M_{i}_ITEMS", value=runtime_value(ph.items_param(aname))))
                 env.append(m.EnvVar(name=f"KFPT_M_{i}_PREFIX", value=runtime_value(ph.prefix_param(aname))))
+        for a in iface.output_artifacts:
+            if a.name in req.keyed_outputs:
+                env.append(m.EnvVar(name=f"KFPT_K_{a.name}", value=artifact_key(artifact_key_prefix, name, a.name)))
         spec = json.dumps(_shim_spec(req, env_names, meta_env), sort_keys=True, separators=(",", ":"))
         command = ["python3", "-c", shim_source(), kube_escape(spec), "--"] + [_python_part(c, resolver) for c in impl.command]
         args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _python_part(a, resolver) for a in impl.args]
@@ -264,13 +269,14 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             )
         )
         if a.name in req.keyed_outputs:
-            # The key this pod wrote: Argo gathers one per loop iteration into a list, which
-            # tells the consumer of the collection which objects under the prefix are its items.
+            # Where this pod stored the artifact, and its metadata: Argo gathers one per loop
+            # iteration into a list that tells a collection's consumer which objects are its items.
             out_params.append(
                 m.Parameter(
-                    name=ph.key_param(a.name),
+                    name=ph.item_param(a.name),
                     value_from=m.ValueFrom(
-                        path=f"{ph.SHIM_DIR}/keys/{a.name}", default=artifact_key(artifact_key_prefix, name, a.name)
+                        path=f"{ph.SHIM_DIR}/items/{a.name}",
+                        default='{"key":"%s","metadata":{}}' % artifact_key(artifact_key_prefix, name, a.name),
                     ),
                 )
             )

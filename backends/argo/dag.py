@@ -167,7 +167,7 @@ class Emitter:
             digest = "key:{{workflow.parameters.%s}}" % param_name(a.name) if comp.name == "root" else ""
             in_params.append(m.Parameter(name=ph.digest_param(a.name), default=digest))
             if a.name in listed:
-                in_params.append(m.Parameter(name=ph.keys_param(a.name)))
+                in_params.append(m.Parameter(name=ph.items_param(a.name)))
                 in_params.append(m.Parameter(name=ph.prefix_param(a.name)))
         scope = _Scope(self, impl, element, shapes, keyed=keyed, listed=listed, template=name)
         tasks = scope.all_tasks()
@@ -424,7 +424,7 @@ class _Scope:
             ref = "{{inputs.parameters.%s}}"
             source = binding.name
             prefix = ref % ph.prefix_param(source)
-            keys = ref % ph.keys_param(source)
+            keys = ref % ph.items_param(source)
         else:
             assert isinstance(binding, g.FromTask)
             producer = self._producer(binding.task, element)
@@ -432,10 +432,10 @@ class _Scope:
             art = m.Artifact(name=aname, s3=m.S3Artifact(key=prefix), archive=None)
             ref = "{{tasks.%s.outputs.parameters.%%s}}" % producer
             source = binding.output
-            keys = ref % ph.key_param(source)
+            keys = ref % ph.item_param(source)
         params = [
             m.Parameter(name=ph.metadata_param(name), value=ref % ph.metadata_param(source)),
-            m.Parameter(name=ph.keys_param(name), value=keys),
+            m.Parameter(name=ph.items_param(name), value=keys),
             m.Parameter(name=ph.prefix_param(name), value=prefix),
         ]
         if with_digest:
@@ -726,7 +726,7 @@ class _Scope:
             names = [param_name] if not out.is_artifact else [ph.metadata_param, ph.digest_param]
             collection = out.is_artifact and self.is_collection(out.sources[0])
             if out.is_artifact and (collection or out.name in self.keyed):
-                names.append(ph.key_param)
+                names.append(ph.item_param)
                 if len(out.sources) != 1:
                     raise TranslateError("dsl.OneOf over collected artifacts is not supported", element=element)
                 src = out.sources[0]

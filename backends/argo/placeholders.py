@@ -51,12 +51,14 @@ def digest_param(artifact: str) -> str:
     return param_name(f"{artifact}-digest")
 
 
-def key_param(artifact: str) -> str:
-    return param_name(f"{artifact}-key")
+def item_param(artifact: str) -> str:
+    """`{"key": <object key>, "metadata": {...}}` of one collected artifact."""
+    return param_name(f"{artifact}-item")
 
 
-def keys_param(artifact: str) -> str:
-    return param_name(f"{artifact}-keys")
+def items_param(artifact: str) -> str:
+    """A collection: the JSON list (nested per loop level) of its items' `-item` objects."""
+    return param_name(f"{artifact}-items")
 
 
 def prefix_param(artifact: str) -> str:

@@ -160,18 +160,15 @@ def build_executor_input(spec):
                 values[name] = retype(values[name], p["collected"][0], p["collected"][1], what)
     for name, a in ins.get("artifacts", {}).items():
         what, path = "input artifact %r" % name, a["path"]
-        if a.get("isList") and a.get("keysEnv"):  # dsl.Collected: <path>/<key below prefix>
+        if a.get("isList") and a.get("itemsEnv"):  # dsl.Collected: <path>/<key below prefix>
             prefix = (getenv(a["prefixEnv"]) or "").rstrip("/") + "/"
-            keys = flat(json_env(a["keysEnv"], [], list, what))
-            if any(not isinstance(k, str) or not k.startswith(prefix) for k in keys):
-                raise ShimError("%s: item keys %.200r are not under %s" % (what, keys, prefix))
-            items = [k[len(prefix):] for k in keys]
-            mds = flat(json_env(a.get("metadataEnv"), [{}] * len(items), list, what))
-            if len(mds) != len(items):
-                raise ShimError("%s: %d items but %d metadata entries" % (what, len(items), len(mds)))
-            arts[name] = {"artifacts": [artifact(name, a, os.path.join(path, n),
-                                                 md if isinstance(md, dict) else {})
-                                        for n, md in zip(items, mds)]}
+            items = flat(json_env(a["itemsEnv"], [], list, what))
+            if any(not isinstance(i, dict) or not str(i.get("key", "")).startswith(prefix) for i in items):
+                raise ShimError("%s: items %.200r are not objects under %s" % (what, items, prefix))
+            arts[name] = {"artifacts": [
+                artifact(name, a, os.path.join(path, i["key"][len(prefix):]),
+                         i.get("metadata") if isinstance(i.get("metadata"), dict) else {})
+                for i in items]}
         elif a.get("isList"):  # items in <path>/0, <path>/1, ...; metadata: a JSON list
             items = sorted((n for n in (os.listdir(path) if os.path.isdir(path) else [])
                             if n.isdigit()), key=int)
@@ -239,6 +236,9 @@ def collect_outputs(outs):
         md = produced.get("metadata")
         write_text(a["metadataPath"], json.dumps(md if isinstance(md, dict) else {}, separators=SEP))
         write_text(a["digestPath"], digest(a["path"]))
+        if a.get("itemPath"):  # collected out of a loop: where it is stored, and its metadata
+            item = dict(key=getenv(a["keyEnv"]) or "", metadata=md if isinstance(md, dict) else {})
+            write_text(a["itemPath"], json.dumps(item, separators=SEP))
     if errors:
         raise ShimError("; ".join(errors))
 
