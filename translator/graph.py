@@ -220,3 +220,4 @@ class Pipeline:
     root: Component
     sdk_version: str | None = None
     source: str | None = None
+    workspace: dict[str, Any] | None = None  # kfp PipelineConfig.workspace: {size, kubernetes: {pvcSpecPatch}}

@@ -359,4 +359,5 @@ def build(spec: ir.PipelineSpec, platform: dict[str, Any] | None = None, source:
         root=root,
         sdk_version=spec.sdkVersion,
         source=source,
+        workspace=((platform or {}).get("platforms", {}).get("kubernetes", {}).get("pipelineConfig") or {}).get("workspace"),
     )

@@ -619,12 +619,24 @@ class _Scope:
         """
         it = task.iterator
         assert it is not None
-        if it.is_artifact:
-            raise TranslateError("ParallelFor over an artifact list is not supported yet", element=where)
         params = list(dag_task.arguments.parameters or []) if dag_task.arguments else []
         artifacts = list(dag_task.arguments.artifacts or []) if dag_task.arguments else []
         with_items = with_param = None
-        if isinstance(it.items, g.Const):
+        item_params = [m.Parameter(name=param_name(it.item_input), value="{{item}}")]
+        item_artifacts: list[m.Artifact] = []
+        if it.is_artifact:
+            # Over a collection: one iteration per {key, metadata} item, the item's object as input.
+            name = it.items.name if isinstance(it.items, g.FromInput) else ""
+            source = task.artifact(name)
+            if source is None or not self.is_collection(source):
+                raise TranslateError(f"loop items come from artifact '{name}', which is not a collection", element=where)
+            with_param = next(p.value for p in params if p.name == ph.items_param(name))
+            item_params = [
+                m.Parameter(name=ph.metadata_param(it.item_input), value="{{item.metadata}}"),
+                m.Parameter(name=ph.digest_param(it.item_input), value="key:{{item.key}}"),
+            ]
+            item_artifacts = [m.Artifact(name=param_name(it.item_input), s3=m.S3Artifact(key="{{item.key}}"))]
+        elif isinstance(it.items, g.Const):
             if not isinstance(it.items.value, list):
                 raise TranslateError("loop items are not a list", element=where)
             with_items = [m.Item(x) for x in it.items.value]
@@ -635,15 +647,15 @@ class _Scope:
             pdef = task.component.interface.input_param(it.items.name)
             with_param = self.param_value(source, pdef.type if pdef else g.LIST, where, task)
         if it.parallelism is None:
-            params.append(m.Parameter(name=param_name(it.item_input), value="{{item}}"))
             return dag_task.model_copy(update={
                 "with_items": with_items, "with_param": with_param,
-                "arguments": m.Arguments(parameters=params, artifacts=artifacts or None),
+                "arguments": m.Arguments(parameters=params + item_params, artifacts=(artifacts + item_artifacts) or None),
             })
         wrapper_name = self.emitter.names.claim(f"limit:{dag_task.template}:{it.parallelism}:{where}", f"{dag_task.template}-limit")
         inner_params = [m.Parameter(name=p.name, value="{{inputs.parameters.%s}}" % p.name) for p in params]
-        inner_params.append(m.Parameter(name=param_name(it.item_input), value="{{item}}"))
+        inner_params.extend(item_params)
         inner_artifacts = [m.Artifact(name=a.name, from_="{{inputs.artifacts.%s}}" % a.name) for a in artifacts]
+        inner_artifacts.extend(item_artifacts)
         wrapper_inputs = [m.Parameter(name=p.name) for p in params]
         if with_param is not None:
             wrapper_inputs.append(m.Parameter(name="kfp-loop-items"))

@@ -32,6 +32,7 @@ RUN_PLACEHOLDERS = {
     "{{$.pipeline_job_uuid}}": "{{workflow.uid}}",
     "{{$.pipeline_job_create_time_utc}}": "{{workflow.creationTimestamp}}",
     "{{$.pipeline_job_schedule_time_utc}}": "{{workflow.creationTimestamp}}",
+    "{{$.workspace_path}}": "/kfp-workspace",  # kfp.dsl.constants.WORKSPACE_MOUNT_PATH
 }
 
 

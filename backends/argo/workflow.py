@@ -61,12 +61,45 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
     return out
 
 
+WORKSPACE = "kfp-workspace"
+
+
+def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.PersistentVolumeClaim]:
+    """KFP's pipeline workspace: one PVC per run (Argo creates it and deletes it when the run
+    completes), mounted at /kfp-workspace in every step, as KFP's backend mounts it."""
+    ws = pipeline.workspace
+    if not ws:
+        return []
+    if not ws.get("size"):
+        raise TranslateError("the pipeline workspace has no size", element="pipelineConfig.workspace")
+    patch = (ws.get("kubernetes") or {}).get("pvcSpecPatch") or {}
+    unknown = sorted(set(patch) - {"accessModes", "storageClassName"})
+    if unknown:
+        raise TranslateError(f"unsupported workspace PVC field '{unknown[0]}'", element="pipelineConfig.workspace")
+    for t in templates:
+        if t.container is not None:
+            mounts = list(t.container.volume_mounts or [])
+            mounts.append(m.VolumeMount(name=WORKSPACE, mount_path="/kfp-workspace"))
+            t.container.volume_mounts = mounts
+    return [
+        m.PersistentVolumeClaim(
+            metadata=m.ObjectMeta(name=WORKSPACE),
+            spec=m.PersistentVolumeClaimSpec(
+                access_modes=patch.get("accessModes") or ["ReadWriteOnce"],
+                storage_class_name=patch.get("storageClassName"),
+                resources=m.VolumeResourceRequirements(requests={"storage": m.Quantity(str(ws["size"]))}),
+            ),
+        )
+    ]
+
+
 def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
     if output.kind not in KINDS:
         raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
     emitter = Emitter(options)
     entry = emitter.dag_template(pipeline.root, "main", "")
     templates = sorted(emitter.templates, key=lambda t: (t.name != entry, t.name))
+    claims = _workspace(pipeline, templates)
     arguments = _arguments(pipeline, dict(output.parameters))
     # A pipeline-level artifact input is given at submit time as the key of an object in the
     # workflow's artifact repository: `-p data=path/in/bucket.csv`.
@@ -79,6 +112,8 @@ def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> d
         arguments=m.Arguments(parameters=arguments or None, artifacts=art_args or None) if (arguments or art_args) else None,
         templates=templates,
         service_account_name=output.service_account,
+        volume_claim_templates=claims or None,
+        volume_claim_gc=m.VolumeClaimGC(strategy="OnWorkflowCompletion") if claims else None,
         artifact_repository_ref=m.ArtifactRepositoryRef(config_map=output.artifact_repository_ref[0], key=output.artifact_repository_ref[1])
         if output.artifact_repository_ref
         else None,
