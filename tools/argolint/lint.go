@@ -56,6 +56,9 @@ func lint(ctx context.Context, inputs []input) []FileResult {
 			if err == nil {
 				err = store.validate(ctx, o)
 			}
+			if err == nil {
+				err = runtimeChecks(templatesOf(o.obj))
+			}
 			if err != nil {
 				results[i].add(o.kind, o.name, err)
 			}
