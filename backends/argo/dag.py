@@ -17,6 +17,10 @@ from translator import graph as g
 from translator.errors import TranslateError
 
 from . import placeholders as ph
+from ._collections import CollectionMixin, Shape
+from ._exits import ExitMixin
+from ._importers import ImporterMixin, _Importer
+from ._loops import LoopMixin
 from .container import TemplateRequest, build_template, template_prefix
 from .memo import memoize
 from .resources import build_resource_template, is_resource_stub
@@ -33,54 +37,6 @@ class ArgoOptions:
     cache_configmap: str = "kfp-translate-cache"
     cache_max_age: str = "720h"
     enable_caching: bool | None = None  # None: as each task says; False/True: override all
-
-
-@dataclass(frozen=True)
-class Shape:
-    """A value collected out of loops (dsl.Collected): `depth` levels of lists of `leaf` values.
-
-    Argo aggregates a looped task's output into a JSON list of *strings* unless every value is
-    a JSON object or array, so the ints of a List[int] arrive as "1"; the consumer's pod shim
-    retypes the leaves, which it can only do when told their KFP type.
-    """
-
-    depth: int
-    leaf: str
-
-
-@dataclass
-class _Importer:
-    """What a pod-less importer task provides to its consumers."""
-
-    artifact: m.Artifact  # a location (s3/gcs/http), without name
-    metadata: str
-    digest: str
-
-
-_PLACEHOLDER_ONLY = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
-
-
-def importer_artifact(uri: str, metadata: str, element: str) -> _Importer:
-    """A constant URI: the consumer's input artifact points straight at it (no pod)."""
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    if scheme in ("s3", "minio"):
-        art = m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key))
-    elif scheme == "gs":
-        art = m.Artifact(name="x", gcs=m.GCSArtifact(bucket=bucket, key=key))
-    elif scheme in ("http", "https"):
-        art = m.Artifact(name="x", http=m.HTTPArtifact(url=uri))
-    else:
-        raise TranslateError(f"importer URI scheme '{scheme}' is not supported (s3, minio, gs, http, https)", element=element)
-    return _Importer(art, metadata, "uri:" + uri)
-
-
-def dynamic_importer_artifact(accessor: str, value: str, metadata: str) -> _Importer:
-    """A URI chosen at run time (`s3://bucket/key` or `minio://...`): Argo splits it into the
-    bucket and key of an S3 artifact; credentials and endpoint come from the repository."""
-    bucket = '{{=sprig.regexReplaceAll("^[a-z0-9]+://([^/]*)/?.*$", %s, "${1}")}}' % accessor
-    key = '{{=sprig.regexReplaceAll("^[a-z0-9]+://[^/]*/?", %s, "")}}' % accessor
-    return _Importer(m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key)), metadata, "uri:" + value)
 
 
 @dataclass
@@ -182,7 +138,7 @@ class Emitter:
         return name
 
 
-class _Scope:
+class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
     """One DAG being emitted: Argo names of its tasks and how to refer to their outputs."""
 
     def __init__(self, emitter: Emitter, dag: g.DagImpl, element: str, shapes: dict[str, Shape] | None = None,
@@ -205,55 +161,6 @@ class _Scope:
         for t in dag.tasks:
             if isinstance(t.component.impl, g.ImporterImpl) and not names_only:
                 self.importers[t.name] = self.importer(t)
-
-    def importer(self, task: g.Task) -> _Importer:
-        impl = task.component.impl
-        assert isinstance(impl, g.ImporterImpl)
-        where = self._where(task.name)
-        binding = impl.uri
-        if isinstance(binding, g.FromInput):  # the importer task binds its `uri` input
-            binding = task.param(binding.name) or binding
-        metadata = self.importer_metadata(task, impl.metadata or {}, where)
-        if isinstance(binding, g.Const):
-            return importer_artifact(str(binding.value), metadata, where)
-        return dynamic_importer_artifact(self.accessor(binding, where), self.param_value(binding, g.STRING, where, task), metadata)
-
-    def importer_metadata(self, task: g.Task, metadata: dict, where: str) -> str:
-        """Importer metadata; values that are placeholders of the importer's inputs become Argo
-        values (an expression building the JSON object)."""
-        text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
-        if "{{" not in text:
-            return text
-        def text(value: str) -> str:
-            """A string with placeholders as an expression: literal pieces joined with values."""
-            pieces = []
-            for piece in re.split(r"(\{\{\$[^{}]*\}\})", value):
-                if not piece:
-                    continue
-                match = _PLACEHOLDER_ONLY.match(piece)
-                if match is None:
-                    if "{{" in piece:
-                        raise TranslateError(f"importer metadata value {value!r} is not supported", element=where)
-                    pieces.append(json.dumps(piece))
-                    continue
-                bound = task.param(match.group(1))
-                if bound is None:
-                    raise TranslateError(f"importer metadata reads '{match.group(1)}', which the task does not receive", element=where)
-                pieces.append(self.accessor(bound, where))
-            return "(%s)" % " + ".join(pieces or ['""'])
-
-        def build(value: object) -> str:
-            if isinstance(value, dict):
-                if any("{{" in key for key in value):  # keys chosen at run time
-                    return "sprig.dict(%s)" % ", ".join(f"{text(k)}, {build(v)}" for k, v in sorted(value.items()))
-                return "{%s }" % ", ".join(f"{json.dumps(k)}: {build(v)}" for k, v in sorted(value.items()))
-            if isinstance(value, list):
-                return "[%s]" % ", ".join(build(v) for v in value)
-            if not isinstance(value, str) or "{{" not in value:
-                return json.dumps(value)
-            return text(value)
-
-        return "{{=toJson(%s)}}" % build(metadata)
 
     def accessor(self, binding: g.Binding, where: str) -> str:
         """An expression (expr-lang) reading a binding's value as a string."""
@@ -278,44 +185,6 @@ class _Scope:
 
     def _task(self, name: str) -> g.Task:
         return next(t for t in self.dag.tasks if t.name == name)
-
-    def shape(self, binding: g.Binding) -> Shape | None:
-        """The collected shape of a parameter binding, or None for a plain value."""
-        if isinstance(binding, g.FromInput):
-            return self.shapes.get(binding.name)
-        if not isinstance(binding, g.FromTask) or binding.task not in self.task_names:
-            return None
-        task = self._task(binding.task)
-        impl = task.component.impl
-        if isinstance(impl, g.ContainerImpl):
-            out = task.component.interface.output_param(binding.output)
-            inner = Shape(0, out.type) if out else None
-        elif isinstance(impl, g.DagImpl):
-            source = next((o for o in impl.outputs if o.name == binding.output and not o.is_artifact), None)
-            if source is None:
-                return None
-            child = _Scope(self.emitter, impl, self.element, self.child_shapes(task), names_only=True)
-            inner = child.shape(source.sources[0])
-        else:
-            return None
-        if task.iterator is not None:
-            return Shape(inner.depth + 1, inner.leaf) if inner else None
-        return inner
-
-    def child_shapes(self, task: g.Task) -> dict[str, Shape]:
-        """Shapes of the collected values a DAG task passes to its DAG template."""
-        shapes = {}
-        for name, binding in task.params:
-            found = self.shape(binding)
-            if found is not None and found.depth > 0:
-                shapes[name] = found
-        it = task.iterator
-        if it is not None and not it.is_artifact and isinstance(it.items, g.FromInput):
-            source = dict(task.params).get(it.items.name)
-            found = self.shape(source) if source is not None else None
-            if found is not None and found.depth > 1:
-                shapes[it.item_input] = Shape(found.depth - 1, found.leaf)
-        return shapes
 
     # --- values -------------------------------------------------------------------------------
 
@@ -369,78 +238,6 @@ class _Scope:
             pdef = task.component.interface.input_param(match.group(1)) if task else None
             out.append(self.param_value(bound, pdef.type if pdef else None, element, task))
         return "".join(out)
-
-    def is_collection(self, binding: g.Binding) -> bool:
-        """Is this artifact binding a dsl.Collected list (out of a loop, possibly re-exported)?"""
-        if isinstance(binding, g.FromInput):
-            return binding.name in self.listed
-        if not isinstance(binding, g.FromTask) or binding.task not in self.task_names:
-            return False
-        task = self._task(binding.task)
-        impl = task.component.impl
-        if not isinstance(impl, g.DagImpl):
-            return False
-        if task.iterator is not None:
-            return True
-        source = next((o for o in impl.outputs if o.name == binding.output and o.is_artifact), None)
-        if source is None:
-            return False
-        child = _Scope(self.emitter, impl, self.element, names_only=True, listed=self.child_listed(task))
-        return child.is_collection(source.sources[0])
-
-    def child_listed(self, task: g.Task) -> frozenset:
-        return frozenset(name for name, b in task.artifacts if self.is_collection(b))
-
-    def child_keyed(self, task: g.Task) -> frozenset:
-        """Outputs of a DAG task whose objects must report their keys."""
-        impl = task.component.impl
-        assert isinstance(impl, g.DagImpl)
-        if task.iterator is not None:  # everything a loop body makes is collected
-            return frozenset(o.name for o in impl.outputs if o.is_artifact)
-        wanted = set()
-        for out in self.dag.outputs:
-            if out.is_artifact and out.name in self.keyed:
-                wanted.update(src.output for src in out.sources if src.task == task.name)
-        return frozenset(wanted)
-
-    def keyed_outputs(self, task: g.Task) -> tuple[str, ...]:
-        wanted = set()
-        for out in self.dag.outputs:
-            if out.is_artifact and out.name in self.keyed:
-                wanted.update(src.output for src in out.sources if src.task == task.name)
-        return tuple(sorted(wanted))
-
-    def prefix(self, task_name: str, output: str, element: str) -> str:
-        found = self.emitter.prefixes.get((self.task_templates.get(task_name, ""), output))
-        if found is None:
-            raise TranslateError(f"cannot locate the collection '{output}' of task '{task_name}'", element=element)
-        return found
-
-    def collection_args(self, name: str, binding: g.Binding, with_digest: bool, element: str) -> tuple[m.Artifact, list[m.Parameter]]:
-        """A collection: one input artifact holding the whole prefix, plus the items' keys."""
-        aname = param_name(name)
-        if isinstance(binding, g.FromInput):
-            art = m.Artifact(name=aname, from_="{{inputs.artifacts.%s}}" % param_name(binding.name))
-            ref = "{{inputs.parameters.%s}}"
-            source = binding.name
-            prefix = ref % ph.prefix_param(source)
-            keys = ref % ph.items_param(source)
-        else:
-            assert isinstance(binding, g.FromTask)
-            producer = self._producer(binding.task, element)
-            prefix = self.prefix(binding.task, binding.output, element)
-            art = m.Artifact(name=aname, s3=m.S3Artifact(key=prefix), archive=None)
-            ref = "{{tasks.%s.outputs.parameters.%%s}}" % producer
-            source = binding.output
-            keys = ref % ph.item_param(source)
-        params = [
-            m.Parameter(name=ph.metadata_param(name), value=ref % ph.metadata_param(source)),
-            m.Parameter(name=ph.items_param(name), value=keys),
-            m.Parameter(name=ph.prefix_param(name), value=prefix),
-        ]
-        if with_digest:
-            params.append(m.Parameter(name=ph.digest_param(name), value=ref % ph.digest_param(source)))
-        return art, params
 
     def artifact_args(self, name: str, binding: g.Binding, with_digest: bool, element: str) -> tuple[m.Artifact, list[m.Parameter]]:
         if self.is_collection(binding):
@@ -520,33 +317,6 @@ class _Scope:
                 deps.add(binding.task)
         return sorted(deps - set(self.importers))
 
-    def _is_exit_hook(self, task: g.Task) -> bool:
-        """dsl.ExitHandler's exit task: runs after its one group completes, feeds no one. Argo's
-        exit hook keeps the group a leaf of the DAG, so a failed group still fails the run."""
-        if not task.run_after_upstream_completed or task.iterator is not None or task.condition:
-            return False
-        ups = self._upstreams(task)
-        if len(ups) != 1 or not isinstance(self._task(ups[0]).component.impl, g.DagImpl):
-            return False
-        for other in self.dag.tasks:
-            if task.name in other.after or any(
-                isinstance(b, (g.FromTask, g.FromTaskStatus)) and b.task == task.name for _, b in other.params + other.artifacts
-            ):
-                return False
-        return not any(src.task == task.name for out in self.dag.outputs for src in out.sources)
-
-    def final_status(self, upstream: str) -> str:
-        """PipelineTaskFinalStatus as KFP defines it, built by Argo from the task's phase."""
-        status = "tasks[%s].status" % json.dumps(self.task_names[upstream])
-        state = f'({status} == "Succeeded" ? "SUCCEEDED" : ({status} == "Skipped" ? "SKIPPED" : "FAILED"))'
-        error = (f'({status} == "Succeeded" ? {{ }} : {{"code": 2, "message": "task {upstream} " + {status} }} )')
-        return "{{=toJson({%s})}}" % ", ".join([
-            f'"error": {error}',
-            '"pipelineJobResourceName": workflow.name',
-            f'"pipelineTaskName": {json.dumps(upstream)}',
-            f'"state": {state} ',
-        ])
-
     def task(self, task: g.Task, as_hook: bool = False) -> m.DAGTask | None:
         where = self._where(task.name)
         impl = task.component.impl
@@ -610,82 +380,6 @@ class _Scope:
         if task.iterator is not None:
             dag_task = self.loop(task, dag_task, where)
         return dag_task
-
-    def loop(self, task: g.Task, dag_task: m.DAGTask, where: str) -> m.DAGTask:
-        """ParallelFor: `withItems` for a literal list, `withParam` for a list chosen at run time.
-
-        A parallelism limit needs a DAG of its own (Argo's `parallelism` caps a template's
-        children), so a limited loop becomes a wrapper template holding the looped task.
-        """
-        it = task.iterator
-        assert it is not None
-        params = list(dag_task.arguments.parameters or []) if dag_task.arguments else []
-        artifacts = list(dag_task.arguments.artifacts or []) if dag_task.arguments else []
-        with_items = with_param = None
-        item_params = [m.Parameter(name=param_name(it.item_input), value="{{item}}")]
-        item_artifacts: list[m.Artifact] = []
-        if it.is_artifact:
-            # Over a collection: one iteration per {key, metadata} item, the item's object as input.
-            name = it.items.name if isinstance(it.items, g.FromInput) else ""
-            source = task.artifact(name)
-            if source is None or not self.is_collection(source):
-                raise TranslateError(f"loop items come from artifact '{name}', which is not a collection", element=where)
-            with_param = next(p.value for p in params if p.name == ph.items_param(name))
-            item_params = [
-                m.Parameter(name=ph.metadata_param(it.item_input), value="{{item.metadata}}"),
-                m.Parameter(name=ph.digest_param(it.item_input), value="key:{{item.key}}"),
-            ]
-            item_artifacts = [m.Artifact(name=param_name(it.item_input), s3=m.S3Artifact(key="{{item.key}}"))]
-        elif isinstance(it.items, g.Const):
-            if not isinstance(it.items.value, list):
-                raise TranslateError("loop items are not a list", element=where)
-            with_items = [m.Item(x) for x in it.items.value]
-        else:
-            source = dict(task.params).get(it.items.name) if isinstance(it.items, g.FromInput) else None
-            if source is None:
-                raise TranslateError(f"loop items come from '{getattr(it.items, 'name', '?')}', which the task does not receive", element=where)
-            pdef = task.component.interface.input_param(it.items.name)
-            with_param = self.param_value(source, pdef.type if pdef else g.LIST, where, task)
-        if it.parallelism is None:
-            return dag_task.model_copy(update={
-                "with_items": with_items, "with_param": with_param,
-                "arguments": m.Arguments(parameters=params + item_params, artifacts=(artifacts + item_artifacts) or None),
-            })
-        wrapper_name = self.emitter.names.claim(f"limit:{dag_task.template}:{it.parallelism}:{where}", f"{dag_task.template}-limit")
-        inner_params = [m.Parameter(name=p.name, value="{{inputs.parameters.%s}}" % p.name) for p in params]
-        inner_params.extend(item_params)
-        inner_artifacts = [m.Artifact(name=a.name, from_="{{inputs.artifacts.%s}}" % a.name) for a in artifacts]
-        inner_artifacts.extend(item_artifacts)
-        wrapper_inputs = [m.Parameter(name=p.name) for p in params]
-        if with_param is not None:
-            wrapper_inputs.append(m.Parameter(name="kfp-loop-items"))
-            params.append(m.Parameter(name="kfp-loop-items", value=with_param))
-        inner = m.DAGTask(
-            name=dag_task.name,
-            template=dag_task.template,
-            arguments=m.Arguments(parameters=inner_params, artifacts=inner_artifacts or None),
-            with_items=with_items,
-            with_param="{{inputs.parameters.kfp-loop-items}}" if with_param is not None else None,
-        )
-        body = next(t for t in self.emitter.templates if t.name == dag_task.template)
-        body_outputs = [p.name for p in (body.outputs.parameters or [])] if body.outputs else []
-        wrapper_outputs = [
-            m.Parameter(name=p, value_from=m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (inner.name, p)))
-            for p in body_outputs
-        ]
-        self.emitter.templates.append(
-            m.Template(
-                name=wrapper_name,
-                inputs=m.Inputs(parameters=wrapper_inputs or None, artifacts=[m.Artifact(name=a.name) for a in artifacts] or None),
-                outputs=m.Outputs(parameters=wrapper_outputs) if wrapper_outputs else None,
-                parallelism=it.parallelism,
-                dag=m.DAGTemplate(tasks=[inner]),
-            )
-        )
-        return dag_task.model_copy(update={
-            "template": wrapper_name,
-            "arguments": m.Arguments(parameters=params or None, artifacts=artifacts or None) if (params or artifacts) else None,
-        })
 
     def when(self, task: g.Task, where: str) -> str:
         from translator import conditions
