@@ -41,7 +41,7 @@ _TOKEN = re.compile(r"""
   | (?P<str>['"])
   | (?P<num>[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9_]*)?)
   | (?P<ident>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||\?\?|\?\.|[<>!()\[\].,?:+\-{}])
+  | (?P<op>==|!=|<=|>=|&&|\|\||\?\?|\?\.|[<>!()\[\].,?:+\-{}#])
 """, re.VERBOSE)
 _ESC = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
         "\\": "\\", "'": "'", '"': '"', "`": "`", "?": "?"}
@@ -278,6 +278,10 @@ def _replace(old: Any, new: Any, src: Any) -> str:
     return src.replace(old, new)
 
 
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
 def _str_fn(fn):
     def call(*args: Any) -> Any:
         if not all(isinstance(a, str) for a in args):
@@ -289,6 +293,8 @@ def _str_fn(fn):
 _FUNCS = {"asInt": _go_int, "asFloat": _go_float, "trim": _trim, "string": _string, "toJson": _to_json,
           "sprig.sha256sum": _sha256sum, "jsonpath": _jsonpath, "sprig.b64enc": _b64enc,
           "sprig.replace": _replace,
+          "fromJSON": lambda text: json.loads(text) if isinstance(text, str) else _raise(ExprError("fromJSON needs a string")),
+          "sprig.trimPrefix": _str_fn(lambda prefix, text: text[len(prefix):] if text.startswith(prefix) else text),
           "sprig.dict": lambda *kv: {str(kv[i]): kv[i + 1] for i in range(0, len(kv) - 1, 2)},
           "sprig.contains": _str_fn(lambda sub, text: sub in text),
           "sprig.hasPrefix": _str_fn(lambda prefix, text: text.startswith(prefix)),
@@ -470,7 +476,11 @@ class _Eval:
         if kind == "ident" and val == "sprig" and self.peek("."):
             self.take()
             val = "sprig." + self.take()[1]
-        if kind == "ident" and self.peek("("):
+        if kind == "ident" and val == "map" and self.peek("("):
+            value, vtype = self.map_call(skip), "array"
+        elif kind == "op" and val == "#":  # the element inside a map() predicate
+            value = self.element
+        elif kind == "ident" and self.peek("("):
             if val not in _FUNCS:
                 raise ExprError(f"unknown function {val!r} at {pos}")
             self.take()
@@ -532,6 +542,28 @@ class _Eval:
                 continue
             value, vtype = (None if skip else self.fetch(value, key)), None
         return value, vtype
+
+    def map_call(self, skip):
+        """`map(array, {predicate})`: the predicate sees each element as `#`."""
+        self.expect("(")
+        items, _ = self.ternary(skip)
+        self.expect(",")
+        self.expect("{")
+        start = self.i
+        if not skip and type(items) is not list:
+            raise ExprError(f"map() needs an array, got {_go_type(items)}")
+        out = []
+        outer = getattr(self, "element", None)
+        for item in ([] if skip else items):
+            self.i, self.element = start, item
+            out.append(self.ternary(False)[0])
+        self.i = start
+        self.element = None
+        self.ternary(True)  # step over the predicate (also when the array is empty)
+        self.element = outer
+        self.expect("}")
+        self.expect(")")
+        return None if skip else out
 
     @staticmethod
     def fetch(value, key):

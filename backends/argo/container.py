@@ -222,6 +222,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         output_artifacts={a.name for a in iface.output_artifacts},
         element=element,
         task_name=req.task_name,
+        listed=frozenset(req.listed_inputs),
     )
     settings = pod_settings(json.loads(req.platform_json), resolver)
     env: list[m.EnvVar] = [m.EnvVar(name=k, value=resolver.string(v)) for k, v in impl.env]

@@ -22,6 +22,7 @@ SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
 _PLACEHOLDER = re.compile(r"\{\{\$(?:\.[^{}]*)?\}\}")
 _INPUT_PARAM = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
 _INPUT_ART = re.compile(r"""^\{\{\$\.inputs\.artifacts\[['"]([^'"]+)['"]\]\.(path|uri|metadata)\}\}$""")
+_INPUT_ART_LIST = re.compile(r"""^\{\{\$\.inputs\.artifacts\[['"]([^'"]+)['"]\]\}\}$""")
 _OUTPUT_ART = re.compile(r"""^\{\{\$\.outputs\.artifacts\[['"]([^'"]+)['"]\]\.(path|uri|metadata)\}\}$""")
 _OUTPUT_PARAM = re.compile(r"""^\{\{\$\.outputs\.parameters\[['"]([^'"]+)['"]\]\.output_file\}\}$""")
 
@@ -76,6 +77,7 @@ class Resolver:
     output_artifacts: set[str]
     element: str
     task_name: str = ""
+    listed: frozenset = frozenset()  # input artifacts that are collections
 
     @staticmethod
     def param_ref(name: str) -> str:
@@ -104,6 +106,9 @@ class Resolver:
             if attr == "metadata":
                 return self.param_ref(metadata_param(name))
             return input_path(name)
+        m = _INPUT_ART_LIST.match(text)
+        if m:
+            return self.artifact_list(m.group(1), text)
         m = _OUTPUT_ART.match(text)
         if m:
             if m.group(2) == "metadata":
@@ -124,6 +129,21 @@ class Resolver:
         if not found or found.group(1) not in self.params:
             raise TranslateError(f"expected a bound input placeholder, got {text}", element=self.element)
         return "inputs.parameters[%s]" % json.dumps(param_name(found.group(1)))
+
+    def artifact_list(self, name: str, text: str) -> str:
+        """`{{$.inputs.artifacts['x']}}`: the artifacts as a JSON list of {name, uri, metadata}
+        (uri is the local path, as for every artifact here), built by Argo at run time."""
+        if name not in self.artifacts:
+            raise TranslateError(f"placeholder {text} names an artifact input that is not bound", element=self.element)
+        q = json.dumps
+        if name in self.listed:
+            items = 'fromJSON(inputs.parameters[%s])' % q(items_param(name))
+            uri = '%s + sprig.trimPrefix(inputs.parameters[%s] + "/", #.key)' % (q(input_path(name) + "/"), q(prefix_param(name)))
+            body = 'map(%s, { {"metadata": #.metadata, "name": %s, "uri": %s } })' % (items, q(name), uri)
+        else:
+            body = '[{"metadata": fromJSON(inputs.parameters[%s]), "name": %s, "uri": %s }]' % (
+                q(metadata_param(name)), q(name), q(input_path(name)))
+        return '{{=sprig.replace("$", "$$", toJson(%s))}}' % body
 
     def plain(self, text: str) -> str:
         """Resolve placeholders to plain Argo variables, for fields the kubelet does not expand
