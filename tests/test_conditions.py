@@ -524,6 +524,9 @@ NIL_SAFE = [
     ("'a' + m['k'] + 'b'", "avb"),
     ("toJson({\"z\": 1, \"a\": {\"b\": [true, nil] }, \"e\": { } })", '{"a":{"b":[true,null]},"e":{},"z":1}'),
     ("sprig.dict('k' + 'x', 2)['kx']", 2),
+    ("map([1, 2], { # + 1 })", [2, 3]),
+    ("map([], { #.nope })", []),
+    ("toJson(map(fromJSON('[{\"key\": \"p/a\"}]'), { {\"uri\": sprig.trimPrefix('p/', #.key) } }))", '[{"uri":"a"}]'),
 ]
 
 
