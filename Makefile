@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test golden argolint lint-manifests clean
+.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ argolint:
 ## a placeholder value, as `argo submit -p` would give), plus the broken-manifest checks.
 lint-manifests: install argolint
 	$(BIN)/python -m pytest -q tests/test_lint_goldens.py tests/test_lint.py
+
+## Per-step overhead of `translate run` against kfp.local (rewrites benchmarks/RESULTS.md).
+bench-run: install
+	$(BIN)/python benchmarks/bench_overhead.py --write benchmarks/RESULTS.md
+
+## Pods per run and manifest size against KFP's own Argo backend (rewrites benchmarks/pods_per_run.md).
+bench-pods: install
+	$(BIN)/python benchmarks/pods_per_run.py
 
 clean:
 	rm -rf build tools/argolint/bin .pytest_cache

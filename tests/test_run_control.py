@@ -71,3 +71,10 @@ def test_exit_handler_runs_after_failure_and_the_run_fails(runner):
     assert exit_node.phase == "Succeeded"
     assert exit_node.parameters["Output"] == "FAILED|exit-handler-1|2"
 
+
+
+@pytest.mark.parametrize("fail,phase", [("true", "Failed"), ("false", "Succeeded")])
+def test_ignore_upstream_failure_runs_but_the_failure_still_counts(runner, fail, phase):
+    result = run(runner, control.ignore_upstream, fail=fail)
+    assert outputs(result, "cleanup") == ["cleaned:after"]
+    assert result.phase == phase

@@ -293,6 +293,10 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             )
         )
 
+    if iface.output_params:  # KFP types of the outputs, for tools reading the run (translate run)
+        settings.annotations["kfp-translate.dev/outputs"] = json.dumps(
+            {"parameters": {p.name: p.type for p in iface.output_params}}, sort_keys=True, separators=(",", ":")
+        )
     resources = _resources(impl.resources, settings, resolver)
     container = m.Container(
         image=impl.image,

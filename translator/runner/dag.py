@@ -26,17 +26,13 @@ from translator import exprlang
 
 from . import depends as dep
 from . import subst
-from .engine import COMPLETED, ERROR, FAILED, OMITTED, SKIPPED, SUCCEEDED, ArtifactRef, Node, RunError
+from .engine import COMPLETED, ERROR, FAILED, OMITTED, SKIPPED, SUCCEEDED, ArtifactRef, Node, RunError, Unsupported
 from .gojson import go_json, item_scope, loads_raw
+from .scheduler import fail as _fail
+from .subst import ABSENT
 
-ABSENT = "\x00kfpt-absent-optional\x00"  # an argument that is a pure reference to an absent output
 _TASK_KEYS = {"name", "template", "arguments", "depends", "dependencies", "when", "withItems", "withParam",
               "continueOn", "hooks"}
-_TEMPLATE_KEYS = {"name", "inputs", "outputs", "dag", "container", "memoize", "retryStrategy", "volumes",
-                  "metadata", "parallelism", "failFast", "activeDeadlineSeconds", "nodeSelector", "tolerations",
-                  "affinity", "serviceAccountName", "automountServiceAccountToken", "podSpecPatch",
-                  "securityContext", "initContainers", "sidecars", "archiveLocation", "timeout", "synchronization",
-                  "priorityClassName", "schedulerName", "hostAliases", "imagePullSecrets", "metrics"}
 
 
 @dataclass
@@ -59,89 +55,8 @@ class TaskState:
     done: bool = False
 
 
-def _fail(path: str, template: str, message: str, kind: str = "Skipped") -> Node:
-    return Node(path, template, ERROR, kind=kind, message=message)
-
-
-class Scheduler:
-    """Runs any template; DAGs here, containers in `pod.py`, memoization in the engine."""
-
-    def __init__(self, runner: Any):
-        self.runner = runner
-        self.templates = runner.templates
-        for t in self.templates.values():
-            unknown = sorted(set(t) - _TEMPLATE_KEYS)
-            if unknown:
-                raise RunError(f"template {t['name']!r}: field {unknown[0]!r} is not supported by the local runner")
-
-    def inputs(self, template: dict, params: dict[str, str], artifacts: dict[str, ArtifactRef], where: str
-               ) -> tuple[dict[str, str], dict[str, ArtifactRef]]:
-        values: dict[str, str] = {}
-        for p in (template.get("inputs") or {}).get("parameters", []):
-            given = params.get(p["name"])
-            if given is not None and given != ABSENT:
-                values[p["name"]] = given
-            elif "value" in p:
-                values[p["name"]] = p["value"]
-            elif "default" in p:
-                values[p["name"]] = p["default"]
-            elif given == ABSENT:
-                raise RunError(f"input parameter {p['name']!r} gets an absent optional (a skipped task's output) "
-                               "and has no default")
-            else:
-                raise RunError(f"input parameter {p['name']!r} was not supplied")
-            if not isinstance(values[p["name"]], str):
-                values[p["name"]] = go_json(values[p["name"]])
-        arts: dict[str, ArtifactRef] = {}
-        for a in (template.get("inputs") or {}).get("artifacts", []):
-            if a["name"] in artifacts:
-                arts[a["name"]] = artifacts[a["name"]]
-            elif any(k in a for k in ("s3", "http", "gcs", "raw")):
-                arts[a["name"]] = ArtifactRef(external={k: v for k, v in a.items() if k in ("s3", "http", "gcs", "raw")})
-            elif not a.get("optional"):
-                raise RunError(f"input artifact {a['name']!r} was not supplied")
-        return values, arts
-
-    def run_template(self, name: str, params: dict[str, str], artifacts: dict[str, ArtifactRef], path: str,
-                     boundary: Any, hooked: bool = False) -> Node:
-        r = self.runner
-        template = self.templates.get(name)
-        if template is None:
-            raise RunError(f"{path}: unknown template {name!r}")
-        kind = "DAG" if "dag" in template else "Pod" if "container" in template else None
-        if kind is None:
-            raise RunError(f"{path}: template {name!r} is neither a DAG nor a container (unsupported here)")
-        try:
-            values, arts = self.inputs(template, params, artifacts, path)
-            key = r.memo_key(template, values, path)
-        except RunError as exc:
-            node = r.add_node(_fail(path, name, str(exc), kind))
-            node.hooked = hooked
-            r.event("finish", node)
-            return node
-        if key is not None:
-            hit = r.cache_get(template, key)
-            if hit is not None:
-                node = Node(path, name, SUCCEEDED, cached=True, kind=kind, hooked=hooked,
-                            parameters=dict(hit["parameters"]),
-                            artifacts={k: ArtifactRef(**v) for k, v in hit["artifacts"].items()})
-                r.add_node(node)
-                r.log(f"{path}: cached")
-                r.event("finish", node)
-                return node
-        if kind == "DAG":
-            node = DagRun(self, template, values, arts, path, hooked).run()
-        else:
-            from .pod import run_container
-
-            node = run_container(r, template, values, arts, path, hooked)
-        if node.phase == SUCCEEDED and key is not None:
-            r.cache_put(template, key, node)
-        return node
-
-
 class DagRun:
-    def __init__(self, sched: Scheduler, template: dict, values: dict[str, str], artifacts: dict[str, ArtifactRef],
+    def __init__(self, sched: Any, template: dict, values: dict[str, str], artifacts: dict[str, ArtifactRef],
                  path: str, hooked: bool):
         self.s, self.r, self.t, self.path, self.hooked = sched, sched.runner, template, path, hooked
         dag = template["dag"]
@@ -258,6 +173,8 @@ class DagRun:
                 self._record(name, Node(tpath, tmpl, SKIPPED, kind="Skipped", message=f"when '{task['when']}' evaluated false"))
                 return True
             params, artifacts = self._arguments(task, flat, arts, tpath)
+        except Unsupported:
+            raise
         except (RunError, subst.SubstitutionError) as exc:
             self._record(name, _fail(tpath, tmpl, str(exc)))
             return True
@@ -300,6 +217,8 @@ class DagRun:
                     self._child_done(name, i, child)
                     continue
                 params, artifacts = self._arguments(task, iflat, arts, ipath)
+            except Unsupported:
+                raise
             except (RunError, subst.SubstitutionError) as exc:
                 child = self.r.add_node(_fail(ipath, tmpl, str(exc)))
                 self.r.event("finish", child)
@@ -313,7 +232,7 @@ class DagRun:
         verdict = subst.substitute(when, flat, lambda: subst.nested(flat), where).strip()
         if verdict in ("true", "false"):
             return verdict == "true"
-        raise RunError(f"{where}: when {when!r} became {verdict!r}: only expression tags that evaluate to a "
+        raise Unsupported(f"{where}: when {when!r} became {verdict!r}: only expression tags that evaluate to a "
                        "boolean are supported (govaluate is not implemented)")
 
     def _arguments(self, task: dict, flat: dict, arts: dict, where: str) -> tuple[dict[str, str], dict[str, ArtifactRef]]:
@@ -321,7 +240,7 @@ class DagRun:
         params: dict[str, str] = {}
         for p in args.get("parameters", []):
             if "valueFrom" in p:
-                raise RunError(f"{where}: argument {p['name']!r}: valueFrom is not supported here")
+                raise Unsupported(f"{where}: argument {p['name']!r}: valueFrom is not supported here")
             value = p.get("value", "")
             value = value if isinstance(value, str) else go_json(value)
             ref = subst.is_pure_ref(value)
@@ -537,11 +456,17 @@ class DagRun:
             for p in (self.t.get("outputs") or {}).get("parameters", []):
                 node.parameters[p["name"]] = self._output_param(p, flat)
             for a in (self.t.get("outputs") or {}).get("artifacts", []):
-                key = subst.is_pure_ref(a.get("from", ""))
-                if key in arts:
-                    node.artifacts[a["name"]] = arts[key]
+                if "fromExpression" in a:
+                    scope = subst.nested({**flat, **arts})
+                    found = exprlang.evaluate(a["fromExpression"], scope)
+                    if not isinstance(found, ArtifactRef) and found is not None:
+                        raise RunError(f"artifact {a['name']!r}: fromExpression gave {found!r}, not an artifact")
+                else:
+                    found = arts.get(subst.is_pure_ref(a.get("from", "")) or "")
+                if found is not None:
+                    node.artifacts[a["name"]] = found
                 elif not a.get("optional"):
-                    raise RunError(f"unable to resolve outputs from scope: artifact {a.get('from')!r}")
+                    raise RunError(f"unable to resolve outputs from scope: artifact {a.get('from') or a.get('fromExpression')!r}")
         except (RunError, subst.SubstitutionError, exprlang.ExprError) as exc:
             node.phase, node.message = ERROR, str(exc)
 

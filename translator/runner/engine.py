@@ -33,6 +33,10 @@ class RunError(Exception):
     pass
 
 
+class Unsupported(RunError):
+    """A construct outside what the runner implements: the run stops, never guesses."""
+
+
 @dataclass
 class ArtifactRef:
     """Where an artifact lives: a key in the run's store, or an external location."""
@@ -58,6 +62,7 @@ class Node:
     finished: float = 0.0
     log: str | None = None  # the step's log file
     exit_code: str = ""
+    process_seconds: float = 0.0  # time inside the step's process (the rest is the runner's)
     seq: int = 0
 
     @property
@@ -143,16 +148,18 @@ class Runner:
     # --- entry ----------------------------------------------------------------------------------
 
     def run(self, manifest: dict[str, Any], parameters: dict[str, str] | None = None) -> RunResult:
-        from .dag import Scheduler
+        from .scheduler import Scheduler
 
         kind = manifest.get("kind")
         if kind not in ("Workflow", "WorkflowTemplate"):
             raise RunError(f"can run a Workflow or WorkflowTemplate, not {kind}")
         spec = manifest.get("spec") or {}
-        unsupported = sorted(set(spec) & {"hooks", "templateDefaults", "volumeClaimTemplates", "workflowTemplateRef"})
+        unsupported = sorted(set(spec) & {"hooks", "templateDefaults", "workflowTemplateRef"})
         if unsupported:
-            raise RunError(f"workflow spec field {unsupported[0]!r} is not supported by the local runner")
+            raise Unsupported(f"workflow spec field {unsupported[0]!r} is not supported by the local runner")
         self.templates = {t["name"]: t for t in spec.get("templates", [])}
+        self.volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        self.claim_templates = {(c.get("metadata") or {}).get("name") for c in spec.get("volumeClaimTemplates", [])}
         meta = manifest.get("metadata", {})
         run_id = hashlib.sha256(f"{time.time_ns()}-{os.getpid()}-{id(self)}".encode()).hexdigest()
         self.workflow_name = meta.get("name") or f"{meta.get('generateName', 'run-')}{run_id[:5]}"
@@ -233,7 +240,8 @@ class Runner:
     def new_pod_name(self, template: str, path: str) -> str:
         n = next(self.pod_counter)
         digest = hashlib.sha256(f"{path}/{n}".encode()).hexdigest()[:10]
-        return f"{self.workflow_name}-{template}-{digest}"[-63:].lstrip("-")
+        prefix = f"{self.workflow_name}-{template}"[:52].rstrip("-")  # Argo keeps the start of long names
+        return f"{prefix}-{digest}"
 
     def cancel(self) -> None:
         """Stop the run: no new step starts, running steps are terminated."""

@@ -22,7 +22,7 @@ from typing import Any
 from translator import exprlang
 
 from . import subst
-from .engine import ERROR, FAILED, SUCCEEDED, ArtifactRef, Node, RunError, duration, kubelet_expand
+from .engine import ERROR, FAILED, SUCCEEDED, ArtifactRef, Node, RunError, Unsupported, duration, kubelet_expand
 from .store import StoreError
 
 # Host settings a step may need to reach a package index (pip) the way this machine does.
@@ -40,7 +40,7 @@ def run_container(r: Any, template: dict, values: dict[str, str], artifacts: dic
         raise RunError(f"{path}: retryStrategy.limit {retry.get('limit')!r} is not a number") from None
     policy = retry.get("retryPolicy") or ("OnFailure" if retry else "")
     if retry and policy not in ("Always", "OnFailure", "OnError", "OnTransientError"):
-        raise RunError(f"{path}: retryPolicy {policy!r} is not supported")
+        raise Unsupported(f"{path}: retryPolicy {policy!r} is not supported")
     backoff = retry.get("backoff") or {}
     delay = duration(backoff.get("duration"))
     factor = float(str(backoff.get("factor", 2) or 2)) if backoff.get("duration") else 1.0
@@ -95,6 +95,9 @@ def _attempt(r: Any, template: dict, values: dict[str, str], artifacts: dict[str
                 node.phase, node.started = "Running", time.time()
                 r.event("running", node)
                 _execute(r, node, template, values, artifacts, sandbox, attempt)
+    except Unsupported:
+        node.phase = ERROR
+        raise
     except (RunError, StoreError, subst.SubstitutionError, OSError) as exc:
         node.phase, node.message = ERROR, str(exc)
     node.finished = time.time()
@@ -113,10 +116,12 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     body = subst.substitute_tree(body, flat, scope, node.path)
     container = body["container"]
     mounts = {"/kfp/": str(sandbox / "kfp") + "/"}
+    volumes = dict(r.volumes)
+    volumes.update({v["name"]: v for v in body.get("volumes", [])})
     for vm in container.get("volumeMounts", []):
         mount = vm["mountPath"].rstrip("/") + "/"
         if not mount.startswith("/kfp/"):
-            mounts.setdefault(mount, str(sandbox / "volumes" / vm["name"]) + "/")
+            mounts.setdefault(mount, str(_volume_dir(r, volumes, vm, sandbox)) + "/")
     for target in mounts.values():
         Path(target).mkdir(parents=True, exist_ok=True)
     (sandbox / "kfp" / "outputs").mkdir(parents=True, exist_ok=True)
@@ -140,7 +145,7 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     defined: dict[str, str] = {}
     for e in container.get("env", []):
         if "value" not in e:
-            raise RunError(f"env {e['name']} comes from a Kubernetes object: not available locally")
+            raise Unsupported(f"env {e['name']} comes from a Kubernetes object: not available locally")
         defined[e["name"]] = local(kubelet_expand(e["value"], defined))
     argv = [local(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
     if not argv:
@@ -167,8 +172,10 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
             raise RunError(f"cannot start {argv[0]!r}: {exc}") from None
         with r.lock:
             r.processes.add(proc)
+        t0 = time.time()
         try:
             code = proc.wait()
+            node.process_seconds = time.time() - t0
         finally:
             with r.lock:
                 r.processes.discard(proc)
@@ -181,7 +188,7 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     for p in body.get("outputs", {}).get("parameters", []):
         vf = p.get("valueFrom") or {}
         if "path" not in vf:
-            raise RunError(f"output parameter {p['name']!r}: only valueFrom.path is supported for containers")
+            raise Unsupported(f"output parameter {p['name']!r}: only valueFrom.path is supported for containers")
         file = Path(local(vf["path"]))
         if file.is_file():
             node.parameters[p["name"]] = file.read_bytes().decode("utf-8", "surrogateescape")
@@ -197,10 +204,32 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
             raise RunError(f"output artifact {a['name']!r}: {a['path']} does not exist")
         key = (a.get("s3") or {}).get("key")
         if not key:
-            raise RunError(f"output artifact {a['name']!r}: only key-only S3 artifacts are supported locally")
+            raise Unsupported(f"output artifact {a['name']!r}: only key-only S3 artifacts are supported locally")
         r.store.put(key, source)
         node.artifacts[a["name"]] = ArtifactRef(key=key)
     node.phase = SUCCEEDED
+
+
+def _volume_dir(r: Any, volumes: dict[str, dict], mount: dict, sandbox: Path) -> Path:
+    """Where a volume lives: emptyDir in the step's sandbox; a claim (a named PVC, shared by the
+    steps of every run as on a cluster) or a claim template (shared by the steps of this run)
+    in the work dir. Secrets and config maps do not exist here."""
+    name = mount["name"]
+    volume = volumes.get(name)
+    if volume is None and name in r.claim_templates:
+        where = r.run_dir / "volumes" / name
+    elif volume is not None and "emptyDir" in volume:
+        where = sandbox / "volumes" / name
+    elif volume is not None and "persistentVolumeClaim" in volume:
+        claim = re.sub(r"[^A-Za-z0-9._-]+", "_", volume["persistentVolumeClaim"].get("claimName", name))
+        where = r.work / "volumes" / "pvc" / claim
+    else:
+        kind = next((k for k in (volume or {}) if k != "name"), "undefined")
+        raise Unsupported(f"volume {name!r} ({kind}) is not available locally")
+    if mount.get("subPath"):
+        where = where / mount["subPath"]
+    where.mkdir(parents=True, exist_ok=True)
+    return where
 
 
 def _fetch(r: Any, ref: ArtifactRef, target: Path) -> None:
@@ -225,5 +254,5 @@ def _fetch(r: Any, ref: ArtifactRef, target: Path) -> None:
         bucket = s3.get("bucket") or getattr(r.store, "bucket", None)
         r.store.client.download_file(bucket, s3["key"], str(target))
         return
-    raise RunError(f"cannot fetch external artifact {sorted(ext)} locally")
+    raise Unsupported(f"cannot fetch external artifact {sorted(ext)} locally")
 

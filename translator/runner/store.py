@@ -3,6 +3,8 @@
 `S3Store` talks to any S3-compatible endpoint with boto3 (by default a loopback server the
 runner starts); `DirStore` keeps objects in a directory, for runs that need no server. A key
 names a single object (a file) or, like Argo with `archive: none`, a prefix (a directory).
+With a `mirror` directory, `S3Store` also keeps a local copy of what it uploads: the embedded
+server lives as long as one run, and a later run's cache hits need those objects back (`ensure`).
 """
 from __future__ import annotations
 
@@ -52,10 +54,12 @@ class DirStore:
 
 class S3Store:
     def __init__(self, endpoint: str, bucket: str, access_key: str = "test", secret_key: str = "test",
-                 region: str = "us-east-1"):
+                 region: str = "us-east-1", mirror: Path | None = None):
         import boto3
 
         self.bucket = bucket
+        self.endpoint = endpoint
+        self.mirror = DirStore(mirror) if mirror is not None else None
         self.client = boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             region_name=region,
@@ -65,11 +69,12 @@ class S3Store:
         except Exception:
             self.client.create_bucket(Bucket=bucket)
 
-    def _keys(self, prefix: str) -> list[str]:
+    def _keys(self, key: str) -> list[str]:
+        """The object `key` itself, or the objects under the prefix `key/` (never `key2...`)."""
         keys: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"] == key or obj["Key"].startswith(key + "/"))
         return keys
 
     def exists(self, key: str) -> bool:
@@ -78,6 +83,20 @@ class S3Store:
     def put(self, key: str, source: Path) -> None:
         if self.exists(key):
             raise StoreError(f"artifact key {key!r} already exists: keys must be unique per run, task and retry")
+        self._upload(key, source)
+        if self.mirror is not None and not self.mirror.exists(key):
+            self.mirror.put(key, source)
+
+    def ensure(self, key: str) -> bool:
+        """Whether the store holds `key`, restoring it from the mirror when the server lost it."""
+        if self.exists(key):
+            return True
+        if self.mirror is None or not self.mirror.exists(key):
+            return False
+        self._upload(key, self.mirror._path(key))
+        return True
+
+    def _upload(self, key: str, source: Path) -> None:
         if source.is_dir():
             for path in sorted(source.rglob("*")):
                 if path.is_file():

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from translator import exprlang
 
 TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+ABSENT = "\x00kfpt-absent-optional\x00"  # an argument that is a pure reference to an absent output
 
 
 class SubstitutionError(Exception):

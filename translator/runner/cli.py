@@ -1,0 +1,143 @@
+"""`translate run`: run a pipeline, or a Workflow we produced, on this machine.
+
+    translate run pipeline.py -p lr=0.01 --summary out.json
+    translate run workflow.yaml --work-dir .runs --jobs 2 --logs
+
+Errors are one line on stderr and exit status 2; a run that fails exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from translator.errors import TranslateError
+
+from .engine import RunError, Runner
+from .store import StoreError
+
+DEFAULT_WORK_DIR = ".kfp-translate-run"
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="translate run", description="Run a KFP pipeline (or an Argo Workflow "
+                                "kfp-translate produced) on this machine, with Argo's semantics.")
+    p.add_argument("input", help="pipeline (FILE.py[:FUNCTION], IR .yaml/.json) or an Argo Workflow YAML")
+    p.add_argument("-p", "--parameter", action="append", type=_param, default=[], metavar="NAME=VALUE",
+                   help="pipeline parameter (typed as the pipeline declares it)")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
+                   help=f"runs, cache, artifact copies and environments live here (default {DEFAULT_WORK_DIR}/)")
+    p.add_argument("--summary", metavar="FILE", help="write the run's summary (JSON) here")
+    p.add_argument("--s3-endpoint", metavar="URL", help="S3-compatible endpoint (default: one started on loopback)")
+    p.add_argument("--bucket", help="bucket at --s3-endpoint (credentials from AWS_ACCESS_KEY_ID/..._SECRET_...)")
+    p.add_argument("--logs", action="store_true", help="print each step's log when it finishes")
+    p.add_argument("--jobs", type=int, default=None, help="steps running at once (default: CPU count)")
+    return p
+
+
+def load(input_: str, params: list[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The Workflow to run, and the parameter overrides still to apply to it."""
+    path = input_.rsplit(":", 1)[0] if input_.rsplit(":", 1)[0].endswith(".py") else input_
+    if not os.path.exists(path):
+        raise RunError(f"{path}: no such file")
+    if not path.endswith(".py"):
+        try:
+            docs = [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if d is not None]
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise RunError(f"{path}: not YAML or JSON: {str(exc).splitlines()[0]}") from None
+        first = docs[0] if docs else None
+        if isinstance(first, dict) and str(first.get("apiVersion", "")).startswith("argoproj.io/"):
+            kind = first.get("kind")
+            if kind == "CronWorkflow":
+                name = (first.get("metadata") or {}).get("name", "cron")
+                first = {"apiVersion": first["apiVersion"], "kind": "Workflow",
+                         "metadata": {"generateName": f"{name}-"}, "spec": first["spec"]["workflowSpec"]}
+            return first, dict(params)
+    import translator
+
+    manifests = translator.translate(input_, backend="argo", parameters=tuple(params))
+    workflow = next((m for m in manifests if m.get("kind") == "Workflow"), None)
+    if workflow is None:
+        raise RunError(f"{input_}: the translation holds no Workflow")
+    return workflow, {}
+
+
+def start_store(args: argparse.Namespace, work: Path) -> tuple[Any, Any]:
+    from .store import S3Store
+
+    if args.s3_endpoint:
+        if not args.bucket:
+            raise RunError("--s3-endpoint needs --bucket")
+        return S3Store(args.s3_endpoint, args.bucket, os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+                       os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+                       os.environ.get("AWS_DEFAULT_REGION", "us-east-1")), None
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise RunError("the embedded S3 server needs moto[server] (pip install 'moto[server]'), "
+                       "or name one with --s3-endpoint URL --bucket NAME") from None
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return S3Store(f"http://{host}:{port}", args.bucket or "kfp-translate-run", mirror=work / "objects"), server
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.jobs is not None and args.jobs < 1:
+        print("translate run: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    server = None
+    view = None
+    runner = None
+    try:
+        manifest, overrides = load(args.input, args.parameter)
+        work = Path(args.work_dir).resolve()
+        store, server = start_store(args, work)
+        from .live import LiveView
+
+        view = LiveView(logs=args.logs)
+        runner = Runner(work, store=store, jobs=args.jobs, on_event=view.on_event)
+        t0 = time.time()
+        name = (manifest.get("metadata") or {}).get("name") or (manifest.get("metadata") or {}).get("generateName", "run-")
+        view.start(name.rstrip("-"))
+        result = runner.run(manifest, overrides)
+        view.stop()
+        steps = [n for n in result.nodes if n.pod]
+        cached = sum(1 for n in result.nodes if n.cached)
+        print(f"{result.workflow_name}: {result.phase} in {time.time() - t0:.1f}s, {len(steps)} steps ran, "
+              f"{cached} cached; files in {result.run_dir}", file=sys.stderr)
+        if args.summary:
+            from .summary import summarize
+
+            data = summarize(result, store, result.run_dir / "outputs")
+            Path(args.summary).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        return 0 if result.phase == "Succeeded" else 1
+    except KeyboardInterrupt:
+        if runner is not None:
+            runner.cancel()
+        print("translate run: interrupted", file=sys.stderr)
+        return 130
+    except (TranslateError, RunError, StoreError, OSError) as exc:
+        if view is not None:
+            view.stop()
+        print(f"translate run: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return 2
+    finally:
+        if server is not None:
+            server.stop()
