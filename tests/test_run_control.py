@@ -78,3 +78,47 @@ def test_ignore_upstream_failure_runs_but_the_failure_still_counts(runner, fail,
     result = run(runner, control.ignore_upstream, fail=fail)
     assert outputs(result, "cleanup") == ["cleaned:after"]
     assert result.phase == phase
+
+
+def test_collection_skips_iterations_whose_branch_did_not_run(runner, corpus):
+    # KFP collects only the values that were produced: double(2) + double(3) = 10 for threshold 2
+    [wf] = translator.translate(str(corpus / "ir" / "valid" / "conditional_producer_and_consumers.yaml"))
+    result = runner.run(wf, {"threshold": "2"})
+    assert result.phase == "Succeeded"
+    assert sorted(outputs(result, "double")) == ["4", "6"]
+    assert outputs(result, "add") == ["10"]
+
+
+def test_collected_artifacts_flat_nested_and_through_a_pipeline(runner):
+    result = run(runner, control.collect_artifacts)
+    assert result.phase == "Succeeded", [(n.path, n.message) for n in result.nodes if n.phase not in ("Succeeded", "Skipped")]
+    by_name = {n.path.split("/")[-1]: n.parameters.get("Output") for n in result.nodes if n.pod and "read-all" in n.template}
+    values = sorted(by_name.values())
+    assert "a@a|b@b|c@c" in values  # a flat collection, in loop order, with each item's metadata
+    assert "p@p|q@q|p@p|q@q" in values  # out of nested loops: flattened, outer then inner order
+    assert "x@x|y@y" in values  # collected inside a nested pipeline and returned by it
+
+
+@pytest.mark.parametrize("pipeline,expected", [
+    # ParallelFor over artifact collections (4 texts each): one iteration per item
+    ("pipeline_with_parallelfor_list_artifacts_GH-12033.yaml", {"print-artifact-name": 4, "print-artifact-name-2": 4}),
+    # a container component reading the whole collection as KFP's JSON list of artifacts
+    ("artifacts_simple.yaml", {"add-container": 1}),
+    # the KFP workspace: one volume per run, shared by the steps
+    ("critical/pipeline_with_workspace.yaml", {"read-from-workspace": 1}),
+    # CreatePVC, mount_pvc in two steps, DeletePVC
+    ("pipeline_with_volume.yaml", {"consumer": 1, "producer": 1, "createpvc": 1, "deletepvc": 1}),
+])
+def test_corpus_pipelines_with_collections_volumes_and_workspaces(runner, corpus, pipeline, expected):
+    [wf] = translator.translate(str(corpus / "ir" / "valid" / pipeline))
+    result = runner.run(wf, {})
+    assert result.phase == "Succeeded", [(n.path, n.message) for n in result.nodes if n.phase not in ("Succeeded", "Skipped")]
+    counts: dict[str, int] = {}
+    for n in result.nodes:
+        if n.pod:
+            counts[n.path.split("/")[-1].split("(")[0]] = counts.get(n.path.split("/")[-1].split("(")[0], 0) + 1
+    assert {k: counts.get(k) for k in expected} == expected
+    if pipeline.endswith("workspace.yaml"):
+        assert outputs(result, "read-from-workspace") == ["Hello from workspace!"]
+    if pipeline == "pipeline_with_volume.yaml":
+        assert outputs(result, "consumer") == ["Hello world"]

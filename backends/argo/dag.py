@@ -453,6 +453,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
                     value_from = m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (producers[0][0], helper(producers[0][1])))
                 else:
                     value_from = m.ValueFrom(expression=_first_of(producers, "parameters", helper))
+                # A source that did not run (its branch was skipped) leaves the output ABSENT, as
+                # KFP leaves it unset; collections drop such items, a consumer sees its default.
+                value_from.default = ABSENT
                 params.append(m.Parameter(name=helper(out.name), value_from=value_from))
         return params, artifacts
 

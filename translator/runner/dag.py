@@ -254,6 +254,8 @@ class DagRun:
                 external = {k: v for k, v in a.items() if k in ("s3", "gcs", "http", "raw")}
                 if not external:
                     raise RunError(f"{where}: artifact {a['name']!r} has no source")
+                # Argo substitutes a location given in the arguments like any other field.
+                external = subst.substitute_tree(external, flat, lambda: subst.nested(flat), where)
                 artifacts[a["name"]] = ArtifactRef(external=external)
                 continue
             key = subst.is_pure_ref(a["from"])

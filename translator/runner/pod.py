@@ -249,6 +249,9 @@ def _fetch(r: Any, ref: ArtifactRef, target: Path) -> None:
         with urllib.request.urlopen(ext["http"]["url"], timeout=60) as resp, open(target, "wb") as out:
             shutil.copyfileobj(resp, out)
         return
+    if "s3" in ext and not ext["s3"].get("bucket"):  # key-only: the run's repository (a prefix is a dir)
+        r.store.get(ext["s3"]["key"], target)
+        return
     if "s3" in ext and hasattr(r.store, "client"):
         s3 = ext["s3"]
         bucket = s3.get("bucket") or getattr(r.store, "bucket", None)

@@ -75,7 +75,7 @@ def retype(v, depth, t, what):
         return conv(t, v, what)
     if not isinstance(v, list):
         raise ShimError("%s: expected a list, got %.200r" % (what, v))
-    return [retype(x, depth - 1, t, what) for x in v]
+    return [retype(x, depth - 1, t, what) for x in v if x != ABSENT]  # skipped iterations
 
 def canon(t, v):  # docs/design.md, "Canonical parameter encoding"
     if t == "NUMBER_DOUBLE":
@@ -162,7 +162,7 @@ def build_executor_input(spec):
         what, path = "input artifact %r" % name, a["path"]
         if a.get("isList") and a.get("itemsEnv"):  # dsl.Collected: <path>/<key below prefix>
             prefix = (getenv(a["prefixEnv"]) or "").rstrip("/") + "/"
-            items = flat(json_env(a["itemsEnv"], [], list, what))
+            items = [i for i in flat(json_env(a["itemsEnv"], [], list, what)) if i != ABSENT]
             if any(not isinstance(i, dict) or not str(i.get("key", "")).startswith(prefix) for i in items):
                 raise ShimError("%s: items %.200r are not objects under %s" % (what, items, prefix))
             arts[name] = {"artifacts": [
