@@ -173,6 +173,7 @@ PY_PIPELINES = {
     "dataflow.artifact_flow": ("artifact_flow", {"rows": 5, "threshold": 0.5}),
     "control.branches": ("branches", {"seed": 7}),
     "control.loops": ("loops", {"n": 4}),
+    "control.double_condition": ("double_condition", {"x": 3}),
 }
 KFP_LOCAL_WRONG["dataflow.param_types"] = {
     # KFP passes parameters to the executor as protojson: integral numbers inside a list or dict
@@ -195,6 +196,13 @@ KFP_LOCAL_WRONG["control.loops"] = {
                 ("describe", 0): {"Output": "a:2:['depth', 'label']"},
                 ("describe", 1): {"Output": "b:5:['depth', 'label']"},
                 ("join", None): {"Output": "a:2:['depth', 'label'],b:5:['depth', 'label']"}},
+}
+
+
+KFP_LOCAL_WRONG["control.double_condition"] = {
+    # KFP evaluates `halve-Output > double(1)` (1.5 > 1.0) as true and runs the branch; kfp.local
+    # silently skips a branch whose condition uses double() and still reports success.
+    "outputs": {("say", None): {"Output": "above one"}},
 }
 
 

@@ -142,3 +142,15 @@ def collect_artifacts():
     read_all(items=dsl.Collected(w2.outputs["out"])).set_display_name("read-nested")
     nested_out = inner_collect(prefix="n")
     read_all(items=nested_out.output).set_display_name("read-from-pipeline")
+
+
+@dsl.component(base_image=IMAGE)
+def halve(x: int) -> float:
+    return x / 2
+
+
+@dsl.pipeline(name="double-condition")
+def double_condition(x: int = 3):
+    h = halve(x=x)
+    with dsl.If(h.output > 1):  # the SDK writes `... > double(1)`
+        say(msg="above one").set_display_name("above")
