@@ -461,7 +461,14 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
 
 
 def _first_of(producers: list[tuple[str, str]], kind: str, name) -> str:
-    """`a ?? b ?? c` over task outputs: tasks that were skipped have no outputs (nil)."""
-    return " ?? ".join(
-        "tasks[%s]?.outputs?.%s?.[%s]" % (json.dumps(task), kind, json.dumps(name(output))) for task, output in producers
-    )
+    """The first of several task outputs that exists (dsl.OneOf). A task that was skipped has
+    no outputs (nil) or, on Argo versions that fill skipped outputs from their defaults, the
+    ABSENT default: both count as missing."""
+    refs = ["tasks[%s]?.outputs?.%s?.[%s]" % (json.dumps(task), kind, json.dumps(name(output))) for task, output in producers]
+    if kind == "artifacts":
+        return " ?? ".join(refs)
+    absent = '"\\uffff"'
+    expr = absent
+    for ref in reversed(refs):
+        expr = f"(({ref} ?? {absent}) != {absent} ? {ref} : {expr})"
+    return expr
