@@ -127,7 +127,7 @@ class CollectionMixin:
             assert isinstance(binding, g.FromTask)
             producer = self._producer(binding.task, element)
             prefix = self.prefix(binding.task, binding.output, element)
-            art = m.Artifact(name=aname, s3=m.S3Artifact(key=prefix), archive=None)
+            art = m.Artifact(name=aname, s3=m.S3Artifact(key=prefix), archive=m.ArchiveStrategy(none=m.NoneStrategy()))
             ref = "{{tasks.%s.outputs.parameters.%%s}}" % producer
             source = binding.output
             keys = ref % ph.item_param(source)

@@ -33,11 +33,11 @@ def importer_artifact(uri: str, metadata: str, element: str) -> _Importer:
     scheme, _, rest = uri.partition("://")
     bucket, _, key = rest.partition("/")
     if scheme in ("s3", "minio"):
-        art = m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key))
+        art = m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key), archive=m.ArchiveStrategy(none=m.NoneStrategy()))
     elif scheme == "gs":
-        art = m.Artifact(name="x", gcs=m.GCSArtifact(bucket=bucket, key=key))
+        art = m.Artifact(name="x", gcs=m.GCSArtifact(bucket=bucket, key=key), archive=m.ArchiveStrategy(none=m.NoneStrategy()))
     elif scheme in ("http", "https"):
-        art = m.Artifact(name="x", http=m.HTTPArtifact(url=uri))
+        art = m.Artifact(name="x", http=m.HTTPArtifact(url=uri), archive=m.ArchiveStrategy(none=m.NoneStrategy()))
     else:
         raise TranslateError(f"importer URI scheme '{scheme}' is not supported (s3, minio, gs, http, https)", element=element)
     return _Importer(art, metadata, "uri:" + uri)
@@ -48,7 +48,7 @@ def dynamic_importer_artifact(accessor: str, value: str, metadata: str) -> _Impo
     bucket and key of an S3 artifact; credentials and endpoint come from the repository."""
     bucket = '{{=sprig.regexReplaceAll("^[a-z0-9]+://([^/]*)/?.*$", %s, "${1}")}}' % accessor
     key = '{{=sprig.regexReplaceAll("^[a-z0-9]+://[^/]*/?", %s, "")}}' % accessor
-    return _Importer(m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key)), metadata, "uri:" + value)
+    return _Importer(m.Artifact(name="x", s3=m.S3Artifact(bucket=bucket, key=key), archive=m.ArchiveStrategy(none=m.NoneStrategy())), metadata, "uri:" + value)
 
 
 class ImporterMixin:

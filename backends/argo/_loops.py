@@ -38,7 +38,7 @@ class LoopMixin:
                 m.Parameter(name=ph.metadata_param(it.item_input), value="{{item.metadata}}"),
                 m.Parameter(name=ph.digest_param(it.item_input), value="key:{{item.key}}"),
             ]
-            item_artifacts = [m.Artifact(name=param_name(it.item_input), s3=m.S3Artifact(key="{{item.key}}"))]
+            item_artifacts = [m.Artifact(name=param_name(it.item_input), s3=m.S3Artifact(key="{{item.key}}"), archive=m.ArchiveStrategy(none=m.NoneStrategy()))]
         elif isinstance(it.items, g.Const):
             if not isinstance(it.items.value, list):
                 raise TranslateError("loop items are not a list", element=where)

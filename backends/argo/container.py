@@ -96,7 +96,8 @@ def _resources(res: g.Resources, settings: PodSettings, resolver: ph.Resolver) -
             # legacy type name (NVIDIA_TESLA_T4, TPU_V3) maps to its resource; the GKE node
             # selector that a constant legacy name gets is not added at run time.
             accessor = resolver.accessor(res.accelerator_type)
-            key = '{{=sprig.contains("/", %s) ? %s : (sprig.hasPrefix("TPU", sprig.upper(%s)) ? "google.com/tpu" : "nvidia.com/gpu")}}' % (
+            # single-quoted literals: the patch is JSON text, where double quotes arrive escaped
+            key = "{{=sprig.contains('/', %s) ? %s : (sprig.hasPrefix('TPU', sprig.upper(%s)) ? 'google.com/tpu' : 'nvidia.com/gpu')}}" % (
                 accessor, accessor, accessor)
             patch_limits[key] = resolver.plain(res.accelerator_count or "1")
         else:
@@ -207,7 +208,9 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             present.add(p.name)
     in_artifacts: list[m.Artifact] = []
     for aname in req.artifacts:
-        in_artifacts.append(m.Artifact(name=param_name(aname), path=ph.input_path(aname)))
+        adef = iface.input_artifact(aname)
+        in_artifacts.append(m.Artifact(name=param_name(aname), path=ph.input_path(aname),
+                                       optional=True if adef is not None and adef.optional else None))
         in_params.append(m.Parameter(name=ph.metadata_param(aname), default="{}"))
         if aname in req.listed_inputs:
             in_params.append(m.Parameter(name=ph.items_param(aname)))

@@ -56,6 +56,8 @@ class Emitter:
         impl = comp.impl
         assert isinstance(impl, g.ContainerImpl)
         cache = task.cache if self.options.enable_caching is None else self.options.enable_caching
+        if keyed:  # a collection's items live under this run's prefix: a cached item would point
+            cache = False  # into an earlier run's, where the consumer does not look
         uses_task_name = any("{{$.pipeline_task_name}}" in part for part in impl.command + impl.args)
         req = TemplateRequest(
             component=comp,
@@ -206,7 +208,12 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         if isinstance(binding, g.FromInput):
             return "{{inputs.parameters.%s}}" % param_name(binding.name)
         if isinstance(binding, g.FromTask):
-            return "{{tasks.%s.outputs.parameters.%s}}" % (self._producer(binding.task, element), param_name(binding.output))
+            producer = self._producer(binding.task, element)
+            if task is not None and task.run_after_upstream_completed:
+                # The upstream may have failed without outputs: ABSENT instead of a stuck reference.
+                return '{{=tasks[%s]?.outputs?.parameters?.[%s] ?? "\\uffff"}}' % (
+                    json.dumps(producer), json.dumps(param_name(binding.output)))
+            return "{{tasks.%s.outputs.parameters.%s}}" % (producer, param_name(binding.output))
         if isinstance(binding, g.FromTaskStatus):
             if binding.task not in self.task_names:
                 raise TranslateError(f"reads the final status of '{binding.task}', which is not in the same DAG", element=element)
@@ -445,7 +452,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
                 self.emitter.prefixes[(self.template, out.name)] = self.prefix(src.task, src.output, element)
             if out.is_artifact and not collection:
                 if len(producers) == 1:
-                    artifacts.append(m.Artifact(name=param_name(out.name), from_="{{tasks.%s.outputs.artifacts.%s}}" % (producers[0][0], param_name(producers[0][1]))))
+                    # optional: a producer whose branch was skipped leaves nothing, as in KFP
+                    artifacts.append(m.Artifact(name=param_name(out.name), optional=True if out.name in self.keyed else None,
+                                                from_="{{tasks.%s.outputs.artifacts.%s}}" % (producers[0][0], param_name(producers[0][1]))))
                 else:
                     artifacts.append(m.Artifact(name=param_name(out.name), from_expression=_first_of(producers, "artifacts", param_name)))
             for helper in names:

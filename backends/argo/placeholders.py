@@ -128,7 +128,7 @@ class Resolver:
         found = _INPUT_PARAM.match(text)
         if not found or found.group(1) not in self.params:
             raise TranslateError(f"expected a bound input placeholder, got {text}", element=self.element)
-        return "inputs.parameters[%s]" % json.dumps(param_name(found.group(1)))
+        return "inputs.parameters['%s']" % param_name(found.group(1))  # single quotes: used in JSON text
 
     def artifact_list(self, name: str, text: str) -> str:
         """`{{$.inputs.artifacts['x']}}`: the artifacts as a JSON list of {name, uri, metadata}

@@ -84,6 +84,15 @@ def _value(ref: Any, element: str) -> str:
     raise TranslateError(f"unsupported Kubernetes setting value {json.dumps(ref)[:60]}", element=element)
 
 
+def _json_value(ref: Any, fallback: str, element: str) -> str:
+    """JSON spliced into the pod spec patch; an optional input given no value (ABSENT) gives
+    `fallback` instead, as KFP skips the setting. Single-quoted literals: this is JSON text."""
+    if isinstance(ref, dict) and "param" in ref:
+        p = "inputs.parameters['%s']" % ref["param"]
+        return "{{=%s != '\\uffff' ? %s : '%s'}}" % (p, p, fallback)
+    return _value(ref, element)
+
+
 def _name(entry: dict, literal_key: str, param_key: str, element: str) -> str:
     if entry.get(param_key) is not None:
         return _value(entry[param_key], element)
@@ -145,11 +154,11 @@ def pod_settings(platform: dict[str, Any], resolver: Resolver) -> PodSettings:
     selector = platform.get("nodeSelector", {})
     s.node_selector.update(selector.get("labels", {}))
     if selector.get("nodeSelectorJson") is not None:
-        s.raw_patches.append('"nodeSelector":' + _value(selector["nodeSelectorJson"], element))
+        s.raw_patches.append('"nodeSelector":' + _json_value(selector["nodeSelectorJson"], "{}", element))
     json_tolerations = []
     for tol in platform.get("tolerations", []):
         if tol.get("tolerationJson") is not None:
-            json_tolerations.append(_value(tol["tolerationJson"], element))
+            json_tolerations.append(_json_value(tol["tolerationJson"], "", element))
             continue
         s.tolerations.append(
             m.Toleration(
@@ -169,7 +178,7 @@ def pod_settings(platform: dict[str, Any], resolver: Resolver) -> PodSettings:
     terms = []
     for term in platform.get("nodeAffinity", []):
         if term.get("nodeAffinityJson") is not None:
-            s.raw_patches.append('"affinity":{"nodeAffinity":' + _value(term["nodeAffinityJson"], element) + "}")
+            s.raw_patches.append('"affinity":{"nodeAffinity":' + _json_value(term["nodeAffinityJson"], "{}", element) + "}")
             continue
         terms.append(term)
     if terms:

@@ -1,6 +1,8 @@
 """Assemble the top-level Argo object and validate it before anyone sees it."""
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,18 @@ class OutputOptions:
     concurrency_policy: str | None = None
 
 
+def _protect(text: str) -> str:
+    """Argo rewrites its own `{{...}}` tags inside values it passes on: such a value travels
+    base64 (the pod shim decodes it), as do values that already look encoded."""
+    import base64
+
+    from .container import B64_PREFIX
+
+    if re.search(r"\{\{\s*(=|(workflow|inputs|outputs|pod|tasks|steps|item|node|retries|lastRetry|cronworkflow)\b)", text) or text.startswith(B64_PREFIX):
+        return B64_PREFIX + base64.b64encode(text.encode()).decode()
+    return text
+
+
 def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parameter]:
     iface = pipeline.root.interface
     unknown = sorted(set(overrides) - {p.name for p in iface.input_params})
@@ -51,9 +65,9 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
                 except json.JSONDecodeError:
                     value = raw
             value = coerce(value, p.type, f"parameter '{p.name}'")
-            out.append(m.Parameter(name=param_name(p.name), value=encode(value, p.type)))
+            out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(value, p.type))))
         elif p.has_default and p.default is not None:
-            out.append(m.Parameter(name=param_name(p.name), value=encode(p.default, p.type)))
+            out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(p.default, p.type))))
         elif p.optional:
             out.append(m.Parameter(name=param_name(p.name), value=ABSENT))  # None unless given
         else:
@@ -106,7 +120,7 @@ def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> d
     art_args = []
     for a in pipeline.root.interface.input_artifacts:
         arguments.append(m.Parameter(name=param_name(a.name), description=f"artifact repository key of input artifact {a.name}"))
-        art_args.append(m.Artifact(name=param_name(a.name), s3=m.S3Artifact(key="{{workflow.parameters.%s}}" % param_name(a.name))))
+        art_args.append(m.Artifact(name=param_name(a.name), s3=m.S3Artifact(key="{{workflow.parameters.%s}}" % param_name(a.name)), archive=m.ArchiveStrategy(none=m.NoneStrategy())))
     spec = m.WorkflowSpec(
         entrypoint=entry,
         arguments=m.Arguments(parameters=arguments or None, artifacts=art_args or None) if (arguments or art_args) else None,

@@ -191,7 +191,9 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
             raise Unsupported(f"output parameter {p['name']!r}: only valueFrom.path is supported for containers")
         file = Path(local(vf["path"]))
         if file.is_file():
-            node.parameters[p["name"]] = file.read_bytes().decode("utf-8", "surrogateescape")
+            text = file.read_bytes().decode("utf-8", "surrogateescape")
+            # Argo's executor (SaveParameters) drops one trailing newline from the file
+            node.parameters[p["name"]] = text[:-1] if text.endswith("\n") else text
         elif "default" in vf:
             node.parameters[p["name"]] = str(vf["default"])
         else:

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -94,7 +95,21 @@ def unb64(x):
 
 def getenv(name):  # via bytes: independent of the image's locale
     v = os.environb.get(os.fsencode(name))
-    return None if v is None else unb64(v.decode("utf-8", "surrogateescape"))
+    # two layers: the env value is always base64 (Argo's b64enc); the value itself is when a
+    # producing shim had to protect it from Argo's substitution (see for_argo)
+    return None if v is None else unb64(unb64(v.decode("utf-8", "surrogateescape")))
+
+# What Argo would substitute in a value it passes on: its variables and expression tags (an
+# unknown tag such as a literal double-brace x is left alone, so it needs no protection).
+ARGO_TAG = re.compile(re.escape("{" * 2) + r"\s*(=|(workflow|inputs|outputs|pod|tasks|steps|item|node|retries|"
+                      r"lastRetry|cronworkflow)\b)")
+
+def for_argo(text):
+    # Argo rewrites its own double-brace tags in values passed between templates, trims one newline
+    # from parameter files: such values travel base64, and every file ends with a newline.
+    if ARGO_TAG.search(text) or text.startswith(B64_PREFIX):
+        text = B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
+    return text + "\n"
 
 def read_text(path):
     with open(path, "rb") as f:  # binary: no newline translation
@@ -162,7 +177,8 @@ def build_executor_input(spec):
         what, path = "input artifact %r" % name, a["path"]
         if a.get("isList") and a.get("itemsEnv"):  # dsl.Collected: <path>/<key below prefix>
             prefix = (getenv(a["prefixEnv"]) or "").rstrip("/") + "/"
-            items = [i for i in flat(json_env(a["itemsEnv"], [], list, what)) if i != ABSENT]
+            items = [json.loads(i) if isinstance(i, str) and i.startswith("{") else i  # Argo keeps all
+                     for i in flat(json_env(a["itemsEnv"], [], list, what)) if i != ABSENT]  # Argo leaves every item text when one is not JSON
             if any(not isinstance(i, dict) or not str(i.get("key", "")).startswith(prefix) for i in items):
                 raise ShimError("%s: items %.200r are not objects under %s" % (what, items, prefix))
             arts[name] = {"artifacts": [
@@ -220,7 +236,7 @@ def collect_outputs(outs):
             else:
                 raise ShimError("%s was not produced (no value in %s and no file %s)"
                                 % (what, eo_path, p["outputFile"]))
-            write_text(p["argoPath"], canon(p["type"], v))
+            write_text(p["argoPath"], for_argo(canon(p["type"], v)))
         except ShimError as e:
             errors.append(str(e))
     for name, a in outs.get("artifacts", {}).items():
@@ -234,11 +250,11 @@ def collect_outputs(outs):
                 continue
             write_text(a["path"], "")
         md = produced.get("metadata")
-        write_text(a["metadataPath"], json.dumps(md if isinstance(md, dict) else {}, separators=SEP))
-        write_text(a["digestPath"], digest(a["path"]))
+        write_text(a["metadataPath"], for_argo(json.dumps(md if isinstance(md, dict) else {}, separators=SEP)))
+        write_text(a["digestPath"], for_argo(digest(a["path"])))
         if a.get("itemPath"):  # collected out of a loop: where it is stored, and its metadata
             item = dict(key=getenv(a["keyEnv"]) or "", metadata=md if isinstance(md, dict) else {})
-            write_text(a["itemPath"], json.dumps(item, separators=SEP))
+            write_text(a["itemPath"], for_argo(json.dumps(item, separators=SEP)))
     if errors:
         raise ShimError("; ".join(errors))
 
