@@ -140,11 +140,9 @@ def lift_platform_params(platform: dict[str, Any], element: str) -> tuple[dict[s
         name = f"kfp-k8s-{len(extra)}"
         if ref.get("componentInputParameter") is not None:
             binding: g.Binding = g.FromInput(ref["componentInputParameter"])
-        elif ref.get("taskOutputParameter") is not None:
+        else:
             t = ref["taskOutputParameter"]
             binding = g.FromTask(t["producerTask"], t["outputParameterKey"])
-        else:
-            raise AssertionError("unreachable")
         extra.append((name, binding))
         return {"param": name}
 

@@ -95,13 +95,10 @@ class CollectionMixin:
         assert isinstance(impl, g.DagImpl)
         if task.iterator is not None:  # everything a loop body makes is collected
             return frozenset(o.name for o in impl.outputs if o.is_artifact)
-        wanted = set()
-        for out in self.dag.outputs:
-            if out.is_artifact and out.name in self.keyed:
-                wanted.update(src.output for src in out.sources if src.task == task.name)
-        return frozenset(wanted)
+        return frozenset(self.keyed_outputs(task))
 
     def keyed_outputs(self, task: g.Task) -> tuple[str, ...]:
+        """Outputs of a task that feed a keyed (collected) output of this DAG."""
         wanted = set()
         for out in self.dag.outputs:
             if out.is_artifact and out.name in self.keyed:

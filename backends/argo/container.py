@@ -54,11 +54,16 @@ def kube_escape(text: str) -> str:
     return text.replace("$", "$$")
 
 
+def b64_wrap(text: str) -> str:
+    """Text Argo must not read, in the form the pod shim decodes."""
+    return B64_PREFIX + base64.b64encode(text.encode()).decode()
+
+
 def _guard_braces(text: str) -> str:
     """Argo substitutes known `{{...}}` variables anywhere in a template, with no escape; user
     text holding braces travels base64-encoded and the pod shim decodes it."""
     if "{{" in text or "}}" in text:
-        return B64_PREFIX + base64.b64encode(text.encode()).decode()
+        return b64_wrap(text)
     return kube_escape(text)
 
 

@@ -409,13 +409,8 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
             binding = bindings.get(channel)
             if pdef is None or binding is None:
                 raise TranslateError(f"condition reads '{channel}', which the task does not receive", element=where)
-            if isinstance(binding, g.FromInput):
-                expr = "inputs.parameters[%s]" % json.dumps(param_name(binding.name))
-            elif isinstance(binding, g.FromTask):
-                expr = "tasks[%s].outputs.parameters[%s]" % (
-                    json.dumps(self._producer(binding.task, where)),
-                    json.dumps(param_name(binding.output)),
-                )
+            if isinstance(binding, (g.FromInput, g.FromTask)):
+                expr = self.accessor(binding, where)
             elif isinstance(binding, g.Const):
                 expr = json.dumps(encode(binding.value, pdef.type))
             elif isinstance(binding, g.FromInputField):

@@ -1,6 +1,7 @@
 """Assemble the top-level Argo object and validate it before anyone sees it."""
 from __future__ import annotations
 
+import json
 import re
 
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ from hera.workflows import models as m
 
 from translator import graph as g
 from translator.errors import TranslateError
+from translator.normalize import coerce
 
 from . import validate
+from .container import B64_PREFIX, b64_wrap
 from .dag import ArgoOptions, Emitter
 from .names import MAX_WORKFLOW, dns_name, param_name
 from .values import ABSENT, encode
@@ -34,16 +37,15 @@ class OutputOptions:
     concurrency_policy: str | None = None
 
 
+# What Argo would substitute in a value it passes on (the pod shim's ARGO_TAG is its twin; the
+# shim is self-contained, so it keeps its own copy).
+ARGO_TAG = re.compile(r"\{\{\s*(=|(workflow|inputs|outputs|pod|tasks|steps|item|node|retries|lastRetry|cronworkflow)\b)")
+
+
 def _protect(text: str) -> str:
     """Argo rewrites its own `{{...}}` tags inside values it passes on: such a value travels
     base64 (the pod shim decodes it), as do values that already look encoded."""
-    import base64
-
-    from .container import B64_PREFIX
-
-    if re.search(r"\{\{\s*(=|(workflow|inputs|outputs|pod|tasks|steps|item|node|retries|lastRetry|cronworkflow)\b)", text) or text.startswith(B64_PREFIX):
-        return B64_PREFIX + base64.b64encode(text.encode()).decode()
-    return text
+    return b64_wrap(text) if ARGO_TAG.search(text) or text.startswith(B64_PREFIX) else text
 
 
 def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parameter]:
@@ -54,9 +56,6 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
     out = []
     for p in iface.input_params:
         if p.name in overrides:
-            from translator.normalize import coerce
-            import json
-
             raw = overrides[p.name]
             value: Any = raw
             if p.type not in (g.STRING,):

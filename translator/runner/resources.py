@@ -38,7 +38,7 @@ def run_resource(r: Any, template: dict, values: dict[str, str], path: str, hook
         resource = subst.substitute_tree(template["resource"], flat, lambda: subst.nested(flat), path)
         manifest = json.loads(resource["manifest"])
         if manifest.get("kind") != "PersistentVolumeClaim":
-            raise RunError(f"resource templates other than PersistentVolumeClaim are not run locally")
+            raise RunError("resource templates other than PersistentVolumeClaim are not run locally")
         name = manifest["metadata"]["name"]
         where = r.work / "volumes" / "pvc" / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
         if resource["action"] == "create":

@@ -17,6 +17,15 @@ class StoreError(Exception):
     pass
 
 
+def _copy(source: Path, target: Path) -> None:
+    """A file or a whole directory, as Argo's `archive: none` stores either."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copyfile(source, target)
+
+
 class DirStore:
     def __init__(self, root: Path):
         self.root = root
@@ -32,21 +41,13 @@ class DirStore:
         target = self._path(key)
         if target.exists():
             raise StoreError(f"artifact key {key!r} already exists: keys must be unique per run, task and retry")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            shutil.copyfile(source, target)
+        _copy(source, target)
 
     def get(self, key: str, target: Path) -> None:
         source = self._path(key)
         if not source.exists():
             raise StoreError(f"artifact key {key!r} not found")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            shutil.copyfile(source, target)
+        _copy(source, target)
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()

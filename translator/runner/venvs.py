@@ -166,5 +166,3 @@ class _Flock:
         self.fh.close()
 
 
-def has_pip() -> bool:
-    return importlib.util.find_spec("pip") is not None
