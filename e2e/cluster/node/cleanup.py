@@ -1,0 +1,71 @@
+"""Remove what a stopped (or killed) agent left: container processes, cgroups, pod folders.
+Containers' mounts live in their own mount namespaces and vanish with their processes, so after
+the processes are gone only plain folders remain. Safe to run any number of times."""
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from .fsutil import mounts_under, safe_rmtree
+from .runtime import memory_cgroup_parent
+
+log = logging.getLogger("node.cleanup")
+
+
+def container_pids(pods_dir: Path) -> list:
+    """Host PIDs of the containers' first processes and of their runners still alive."""
+    pids = []
+    for spec_file in pods_dir.glob("*/containers/*/spec.json"):
+        folder = spec_file.parent
+        try:
+            pids.append(int((folder / "pid").read_text()))
+        except (OSError, ValueError):
+            pass
+    me = str(Path(__file__).resolve().parent / "contain.py")
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if len(cmd) > 2 and cmd[1].decode(errors="replace") == me and \
+                    cmd[2].decode(errors="replace").startswith(str(pods_dir)):
+                pids.append(int(proc.name))
+    return pids
+
+
+def cleanup(state: Path):
+    pods_dir = state / "pods"
+    if pods_dir.is_dir():
+        for _ in range(30):
+            pids = [p for p in container_pids(pods_dir) if _alive(p)]
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.2)
+    parent = memory_cgroup_parent()
+    if parent is not None:
+        for group in parent.glob("kfpt-*"):
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+    for folder in sorted(pods_dir.iterdir()) if pods_dir.is_dir() else ():
+        for point in mounts_under(folder):  # never expected: containers mount in their own namespaces
+            os.system(f"umount -l '{point}'")
+        if not safe_rmtree(folder):
+            log.warning("could not remove %s", folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1].split()[0] != "Z"
+    except OSError:
+        return False
