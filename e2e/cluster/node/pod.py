@@ -18,6 +18,7 @@ from .volumes import PodVolumes
 
 log = logging.getLogger("node.pod")
 TICK = 1.0                  # seconds between checks when nothing happens
+DONE_TICK = 30.0            # the same for a finished pod (only its deletion is left to handle)
 MAX_BACKOFF = 20.0          # restart back-off cap (the kubelet's is 5 minutes)
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
@@ -72,7 +73,7 @@ class PodWorker:
                         self._advance(pod)
                     self._refresh_files(pod)
                     self._report(pod)
-                self.wake.wait(TICK)
+                self.wake.wait(TICK if self.stage != "done" else DONE_TICK)
                 self.wake.clear()
         except Exception:  # noqa: BLE001 - one pod's failure must not take the node down
             log.exception("pod %s: worker failed", self.key)
@@ -254,7 +255,7 @@ class PodWorker:
     def _refresh_files(self, pod):
         meta = pod["metadata"]
         seen = (meta.get("labels"), meta.get("annotations"))
-        if self.volumes and self.volumes.paths is not None and self.stage != "setup" and \
+        if self.volumes and self.stage in ("init", "main") and \
                 (seen != self._seen_meta or self.volumes.token_due()):
             self._seen_meta = seen
             try:
