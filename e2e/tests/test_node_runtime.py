@@ -123,3 +123,25 @@ def test_memory_limit_ends_in_oom_kill(tmp_path):
     assert result["oomKilled"] is True and result["exitCode"] == 137
     _, result, _ = run(tmp_path, ["python3", "-c", "x = bytearray(8 * 1024 * 1024)"], memoryLimit="64Mi", name="ok")
     assert result["exitCode"] == 0 and result["oomKilled"] is False
+
+
+def test_cleanup_kills_what_a_killed_agent_left_and_can_repeat(tmp_path):
+    from e2e.cluster.node.cleanup import cleanup
+    state = tmp_path / "state"
+    folder = state / "pods" / "0000-uid" / "containers" / "left"
+    done = threading.Event()
+    proc = ContainerProcess(folder, None, "unused")
+    spec = {"root": HOST, "mounts": [], "terminationMessagePath": "/dev/termination-log", "hostname": "t",
+            "workingDir": "/", "env": {"PATH": "/usr/bin:/bin"}, "argv": ["sleep", "600"]}
+    proc.start(spec, done.set)
+    for _ in range(100):
+        if proc.host_pid():
+            break
+        time.sleep(0.05)
+    pid = proc.host_pid()
+    assert pid and os.path.exists(f"/proc/{pid}")
+    cleanup(state)
+    assert done.wait(10), "the container's runner is gone"
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z"
+    assert not (state / "pods" / "0000-uid").exists()
+    cleanup(state)  # again: nothing left to do, no error

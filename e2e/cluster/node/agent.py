@@ -86,7 +86,7 @@ class Agent:
         binary = build.ensure("nodeserver")
         log_file = open(self.state / "logs" / "nodeserver.log", "ab") if (self.state / "logs").is_dir() \
             else subprocess.DEVNULL
-        return subprocess.Popen([str(binary), "--state", str(self.state)], stdout=log_file,
+        return subprocess.Popen([str(binary), "--state", str(self.state), "--parent", str(os.getpid())], stdout=log_file,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     # -- pods ---------------------------------------------------------------------------------

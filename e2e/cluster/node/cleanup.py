@@ -24,20 +24,35 @@ def container_pids(pods_dir: Path) -> list:
         except (OSError, ValueError):
             pass
     me = str(Path(__file__).resolve().parent / "contain.py")
+    for pid, cmd in _processes():
+        if len(cmd) > 2 and cmd[1] == me and cmd[2].startswith(str(pods_dir)):
+            pids.append(pid)
+    return pids
+
+
+def server_pids(state: Path) -> list:
+    """The Go nodeserver of this state folder, if a killed agent left it running."""
+    return [pid for pid, cmd in _processes()
+            if cmd and Path(cmd[0]).name.startswith("nodeserver") and cmd[1:3] == ["--state", str(state)]]
+
+
+def _processes():
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmd = (proc / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if len(cmd) > 2 and cmd[1].decode(errors="replace") == me and \
-                    cmd[2].decode(errors="replace").startswith(str(pods_dir)):
-                pids.append(int(proc.name))
-    return pids
+            yield int(proc.name), [c.decode(errors="replace") for c in cmd]
 
 
 def cleanup(state: Path):
     pods_dir = state / "pods"
+    for pid in server_pids(state):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     if pods_dir.is_dir():
         for _ in range(30):
             pids = [p for p in container_pids(pods_dir) if _alive(p)]

@@ -23,6 +23,7 @@ import (
 func main() {
 	state := flag.String("state", "", "cluster state folder (holds pki/ and pods/)")
 	addr := flag.String("listen", "127.0.0.1:10250", "address to serve HTTPS on")
+	parent := flag.Int("parent", 0, "exit when this process (the node agent) is gone")
 	flag.Parse()
 	if *state == "" {
 		fmt.Fprintln(os.Stderr, "nodeserver: --state is required")
@@ -32,6 +33,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nodeserver:", err)
 		os.Exit(2)
+	}
+	if *parent > 0 {
+		go exitWithParent(*parent)
 	}
 	log.Printf("nodeserver: serving the kubelet API on https://%s", *addr)
 	if err := server.ListenAndServeTLS("", ""); err != nil {
@@ -71,4 +75,14 @@ func newServer(state, addr string) (*http.Server, error) {
 		},
 		ReadHeaderTimeout: 30 * time.Second,
 	}, nil
+}
+
+// exitWithParent ends the server once the agent that started it is gone (even if it was killed).
+func exitWithParent(parent int) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			log.Printf("nodeserver: the node agent (pid %d) is gone; exiting", parent)
+			os.Exit(0)
+		}
+	}
 }
