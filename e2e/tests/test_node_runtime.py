@@ -70,6 +70,13 @@ def test_mounts_follow_links_inside_the_root_read_only_and_single_files(tmp_path
     assert not Path("/run/argo").exists()
 
 
+def test_run_as_user(tmp_path):
+    _, result, log = run(tmp_path, ["sh", "-c", "id -u; id -g; touch /etc/x 2>/dev/null || echo denied"],
+                         runAsUser=1000, runAsGroup=2000)
+    assert result["exitCode"] == 0
+    assert log == "1000\n2000\ndenied\n"
+
+
 def test_command_not_found_is_a_start_error(tmp_path):
     _, result, log = run(tmp_path, ["/no/such/program"])
     assert result["exitCode"] == 128
