@@ -149,13 +149,16 @@ class Agent:
             mounts.append(self._volume_mount(vm, volume_paths, env))
         security = dict(pod["spec"].get("securityContext") or {})
         security.update(container.get("securityContext") or {})
+        process_env = podenv.process_env(pod, image, env)
+        if security.get("runAsUser") and "HOME" not in env and "HOME" not in image.env:
+            process_env["HOME"] = "/"  # as runc does for a user the image's /etc/passwd may lack
         root = {"kind": "host", "overlay": list(image.host_folders)} if image.root == "host" \
             else {"kind": "dir", "path": image.root}
         return {
             "root": root, "mounts": mounts, "hostname": podenv.hostname(pod),
             "terminationMessagePath": container.get("terminationMessagePath") or "/dev/termination-log",
             "workingDir": container.get("workingDir") or "/", "argv": argv,
-            "env": podenv.process_env(pod, image, env),
+            "env": process_env,
             "runAsUser": security.get("runAsUser"), "runAsGroup": security.get("runAsGroup"),
             "removeExternallyManaged": image.python, "pythonAlias": image.python,
             "memoryLimit": ((container.get("resources") or {}).get("limits") or {}).get("memory"),

@@ -61,10 +61,12 @@ class Kube:
         return self.request("PUT", path, body)
 
     def delete(self, path, body=None):
+        """Delete; an object already gone (404), or replaced by another of the same name (a
+        failed uid precondition, 409), is no error."""
         try:
             return self.request("DELETE", path, body)
         except ApiException as exc:
-            if exc.status != 404:
+            if exc.status not in (404, 409):
                 raise
             return None
 

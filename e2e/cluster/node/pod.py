@@ -58,25 +58,28 @@ class PodWorker:
 
     # -- the loop -----------------------------------------------------------------------------
     def _run(self):
-        try:
-            while not self.node.stopping.is_set():
-                if self.deleted:
-                    self.kill_all(0)
-                    self._remove_folder()
-                    return
-                pod = self.pod
-                if pod["metadata"].get("deletionTimestamp"):
-                    if not self.finalizing:
-                        self._finalize(pod)
-                else:
-                    if self.stage != "done":
-                        self._advance(pod)
-                    self._refresh_files(pod)
-                    self._report(pod)
-                self.wake.wait(TICK if self.stage != "done" else DONE_TICK)
-                self.wake.clear()
-        except Exception:  # noqa: BLE001 - one pod's failure must not take the node down
-            log.exception("pod %s: worker failed", self.key)
+        while not self.node.stopping.is_set():
+            if self.deleted:
+                self.kill_all(0)
+                self._remove_folder()
+                return
+            try:
+                self._step(self.pod)
+            except Exception:  # noqa: BLE001 - one pod's trouble must not take the node down
+                log.exception("pod %s: worker step failed; retrying", self.key)
+                time.sleep(1)
+            self.wake.wait(TICK if self.stage != "done" else DONE_TICK)
+            self.wake.clear()
+
+    def _step(self, pod):
+        if pod["metadata"].get("deletionTimestamp"):
+            if not self.finalizing:
+                self._finalize(pod)
+            return
+        if self.stage != "done":
+            self._advance(pod)
+        self._refresh_files(pod)
+        self._report(pod)
 
     def _advance(self, pod):
         for record in self.records:
@@ -225,7 +228,6 @@ class PodWorker:
 
     def _finalize(self, pod):
         """The pod is being deleted: stop it within its grace period, then delete it for good."""
-        self.finalizing = True
         grace = pod["metadata"].get("deletionGracePeriodSeconds", 30)
         self.kill_all(grace)
         if self.stage != "done":
@@ -237,6 +239,7 @@ class PodWorker:
         meta = pod["metadata"]
         self.node.kube.delete(f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
                               {"gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}})
+        self.finalizing = True
         self._tear_down()
 
     def _tear_down(self):
