@@ -32,5 +32,5 @@ def test_a_table_without_a_match_is_an_error(tmp_path):
     with pytest.raises(ImageError, match="no entry matches image 'ubuntu'"):
         ImageTable(path).resolve("ubuntu")
     path.write_text("images:\n  - {match: 'x', root: relative/path}\n")
-    with pytest.raises(ImageError, match="must be `host` or an absolute path"):
+    with pytest.raises(ImageError, match="must be `host`, `empty` or an absolute path"):
         ImageTable(path).resolve("x")

@@ -262,3 +262,23 @@ def test_graceful_deletion_stops_the_pod_and_removes_its_folder(kube):
             break
         time.sleep(0.1)
     assert not folder.exists()
+
+
+def test_swapping_in_tektons_nop_image_stops_a_sidecar(kube):
+    """Tekton stops sidecars by replacing their image with nop: the kubelet kills the container
+    and starts it again from the new image, where its own command does not exist."""
+    from e2e.cluster import up
+    nop = up.TEKTON_IMAGES["nop"]
+    pod_name = name("node-swap")
+    create_pod(kube, pod_name, [{"name": "side", "image": "ubuntu:22.04", "command": ["sleep", "600"]}])
+    try:
+        wait_pod(kube, pod_name, lambda p: p.status.phase == "Running")
+        kube.patch_namespaced_pod(pod_name, kube.namespace, {"spec": {"containers": [
+            {"name": "side", "image": nop}]}})
+        pod = wait_pod(kube, pod_name, finished, timeout=30)
+        [status] = pod.status.container_statuses
+        assert status.restart_count == 1 and status.last_state.terminated.exit_code == 137
+        assert (status.state.terminated.reason, status.state.terminated.exit_code) == ("StartError", 128)
+        assert status.image == nop
+    finally:
+        delete_pod(kube, pod_name)

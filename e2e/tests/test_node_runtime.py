@@ -152,3 +152,8 @@ def test_cleanup_kills_what_a_killed_agent_left_and_can_repeat(tmp_path):
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z"
     assert not (state / "pods" / "0000-uid").exists()
     cleanup(state)  # again: nothing left to do, no error
+
+
+def test_an_empty_root_holds_only_what_is_bound_in(tmp_path):
+    _, result, _ = run(tmp_path, ["sleep", "1"], root={"kind": "empty"})
+    assert result["exitCode"] == 128 and "No such file" in result["startError"]

@@ -153,7 +153,7 @@ class Agent:
         if security.get("runAsUser") and "HOME" not in env and "HOME" not in image.env:
             process_env["HOME"] = "/"  # as runc does for a user the image's /etc/passwd may lack
         root = {"kind": "host", "overlay": list(image.host_folders)} if image.root == "host" \
-            else {"kind": "dir", "path": image.root}
+            else {"kind": "empty"} if image.root == "empty" else {"kind": "dir", "path": image.root}
         return {
             "root": root, "mounts": mounts, "hostname": podenv.hostname(pod),
             "terminationMessagePath": container.get("terminationMessagePath") or "/dev/termination-log",

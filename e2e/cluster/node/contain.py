@@ -84,6 +84,8 @@ def build_root(spec):
     layer = spec["root"]
     if layer["kind"] == "dir":
         _overlay(layer["path"], root, spec, "root")
+    elif layer["kind"] == "empty":
+        pass  # nothing but what is bound in (an image holding one program)
     else:  # the host's own files: one overlay per top-level folder, links copied as they are
         for name in layer["overlay"]:
             lower = "/" + name

@@ -16,7 +16,7 @@ class ImageError(Exception):
 @dataclass(frozen=True)
 class Image:
     name: str
-    root: str                 # "host" or the absolute path of a root folder
+    root: str                 # "host", "empty" or the absolute path of a root folder
     host_folders: tuple       # the top-level host folders a "host" root is made of
     binds: tuple = ()         # ((host path, container path), ...)
     env: dict = field(default_factory=dict)
@@ -45,8 +45,8 @@ class ImageTable:
 
     def _image(self, image: str, entry: dict) -> Image:
         root = entry["root"]
-        if root != "host" and not os.path.isabs(root):
-            raise ImageError(f"{self.path}: root of {entry['match']!r} must be `host` or an absolute path")
+        if root not in ("host", "empty") and not os.path.isabs(root):
+            raise ImageError(f"{self.path}: root of {entry['match']!r} must be `host`, `empty` or an absolute path")
         binds = []
         for bind in entry.get("binds") or ():
             source = cache_binary(bind["cache"], self.cache_bin)

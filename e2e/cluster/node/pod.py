@@ -85,6 +85,7 @@ class PodWorker:
         for record in self.records:
             if record.state == "running" and not record.proc.running:
                 self._record_exit(record)
+        self._apply_image_changes(pod)
         deadline = pod["spec"].get("activeDeadlineSeconds")
         if deadline is not None and time.time() - self.start_time > deadline:
             self.kill_all(pod["spec"].get("terminationGracePeriodSeconds", 30))
@@ -159,18 +160,39 @@ class PodWorker:
             failed = any(r.terminated["exitCode"] != 0 for r in mains)
             self._finish("Failed" if failed else "Succeeded")
 
+    def _apply_image_changes(self, pod):
+        """A running container whose image was changed is killed and started again with the new
+        image, whatever the restart policy, as the kubelet does when a container's spec changes
+        (Tekton stops sidecars this way, swapping in its `nop` image)."""
+        current = {c["name"]: c for c in pod["spec"]["containers"]}
+        for record in (r for r in self.records if not r.init and r.name in current):
+            new = current[record.name]
+            if new.get("image") == record.spec.get("image"):
+                continue
+            record.spec = new
+            if record.state == "running":
+                record.proc.signal(signal.SIGKILL)
+                record.proc.proc.wait()
+                self._record_exit(record)
+                record.force_restart = True
+
     @staticmethod
     def _wants_restart(record, policy):
+        if record.force_restart:
+            return True
         code = record.terminated["exitCode"] if record.terminated else 0
         return policy == "Always" or (policy == "OnFailure" and code != 0)
 
     @staticmethod
     def _due(record):
+        if record.force_restart:
+            return True
         if record.restart_at is None:
             record.restart_at = time.time() + min(MAX_BACKOFF, 2 ** record.restarts)
         return time.time() >= record.restart_at
 
     def _restart(self, pod, record):
+        record.force_restart = False
         record.last_terminated, record.terminated = record.terminated, None
         record.restarts += 1
         record.restart_at = None

@@ -25,6 +25,7 @@ class ContainerRecord:
         self.last_terminated: Optional[dict] = None
         self.started_at: Optional[float] = None
         self.restart_at: Optional[float] = None
+        self.force_restart = False        # its spec changed while it ran: start it again at once
         self.image_id = ""
 
     @property
