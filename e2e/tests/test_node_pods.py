@@ -70,6 +70,7 @@ def test_env_volumes_init_and_termination_message(kube):
     # $(MISSING) in an env value stays as written.
     script = ('echo "$GREETING|$FROM_CM_greeting|$(POD)|$NS|$MEM|$CPU|$COMPOSED|$$HOME"; '
               "cat /work-dir/init.txt; cat /info/labels; echo; cat /single/one.txt; echo; "
+              "(touch /info/new) 2>/dev/null && echo writable-downward; "
               "cat /sub/x/made-by-init; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; "
               "test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo token; "
               "grep -c BEGIN /var/run/secrets/kubernetes.io/serviceaccount/ca.crt; "

@@ -137,7 +137,7 @@ class Agent:
                 safe_rmtree(folder)
 
     # -- what a container gets ----------------------------------------------------------------
-    def container_spec(self, pod: dict, container: dict, volume_paths: dict, _volumes) -> dict:
+    def container_spec(self, pod: dict, container: dict, volumes) -> dict:
         """The spec contain.py runs (raises podenv.ConfigError / images.ImageError when it cannot)."""
         image = self.images.resolve(container.get("image", ""))
         sources = podenv.Sources(self.kube, pod["metadata"]["namespace"])
@@ -146,7 +146,9 @@ class Agent:
         mounts = [{"source": src, "target": dst, "readOnly": True} for src, dst in image.binds]
         mounts.append({"source": str(self.cache / "pip"), "target": "/root/.cache/pip"})
         for vm in container.get("volumeMounts") or ():
-            mounts.append(self._volume_mount(vm, volume_paths, env))
+            mount = self._volume_mount(vm, volumes.paths, env)
+            mount["readOnly"] = mount["readOnly"] or vm["name"] in volumes.read_only
+            mounts.append(mount)
         security = dict(pod["spec"].get("securityContext") or {})
         security.update(container.get("securityContext") or {})
         process_env = podenv.process_env(pod, image, env)

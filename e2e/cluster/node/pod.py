@@ -123,6 +123,8 @@ class PodWorker:
                 if record.state == "waiting":
                     self._start(pod, record)
                     return
+                if record.state == "running" and not record.running:
+                    return  # the next init container waits for the sidecar to have started
                 if record.state == "terminated" and self._due(record):
                     self._restart(pod, record)
                 continue
@@ -201,7 +203,7 @@ class PodWorker:
 
     def _start(self, pod, record: ContainerRecord):
         try:
-            spec = self.node.container_spec(pod, record.spec, self.volumes.paths, self.volumes)
+            spec = self.node.container_spec(pod, record.spec, self.volumes)
         except ImageError as exc:
             record.waiting = ("ErrImagePull", str(exc))
             return
@@ -296,14 +298,14 @@ class PodWorker:
                    (r.terminated and r.terminated["exitCode"] == 0)]
         self.conditions.set("Initialized", initialized, None if initialized else "ContainersNotInitialized",
                             None if initialized else f"containers with incomplete status: [{' '.join(pending)}]")
-        unready = [r.name for r in self.records if (not r.init or r.sidecar) and r.state != "running"]
+        unready = [r.name for r in self.records if (not r.init or r.sidecar) and not r.running]
         ready = not unready and self.stage == "main"
         reason = "PodCompleted" if self.stage == "done" else "ContainersNotReady"
         message = None if ready else f"containers with unready status: [{' '.join(unready)}]"
         for kind in ("ContainersReady", "Ready"):
             self.conditions.set(kind, ready, None if ready else reason,
                                 None if ready or self.stage == "done" else message)
-        if self.stage == "main" and any(r.state != "waiting" for r in mains):
+        if self.stage == "main" and any(r.running or r.state == "terminated" for r in mains):
             self.phase = "Running"
 
     def _report(self, pod):

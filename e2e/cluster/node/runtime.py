@@ -44,6 +44,7 @@ class ContainerProcess:
         self.proc: Optional[subprocess.Popen] = None
         self.started_at = self.finished_at = None
         self.cgroup: Optional[Path] = None
+        self.exec_ready = threading.Event()  # its command runs (the pid file is there) or it ended
 
     @property
     def log_path(self) -> Path:
@@ -54,7 +55,8 @@ class ContainerProcess:
         return self.folder / "termination-log"
 
     def start(self, spec: dict, on_exit) -> None:
-        """Start the container described by spec (see contain.py); on_exit() runs once it ends."""
+        """Start the container described by spec (see contain.py); on_exit() runs once its
+        command runs and again once it ends."""
         for stale in ("pid", "status", "rootfs", "upper", "work"):
             path = self.folder / stale
             if path.is_dir():
@@ -80,6 +82,10 @@ class ContainerProcess:
                          name=f"wait-{self.cgroup_name}").start()
 
     def _wait(self, on_exit):
+        while self.proc.poll() is None and not (self.folder / "pid").exists():
+            time.sleep(0.02)  # the namespaces and the root take a moment to build
+        self.exec_ready.set()
+        on_exit()
         self.proc.wait()
         self.finished_at = time.time()
         if self.cgroup is not None:

@@ -32,8 +32,13 @@ class ContainerRecord:
     def container_id(self) -> str:
         return f"kfpt://{self.uid}-{self.name}-{self.restarts}"
 
+    @property
+    def running(self) -> bool:
+        """Running as the API means it: its command has started (not just its runner)."""
+        return self.state == "running" and self.proc.exec_ready.is_set()
+
     def status(self, message_cap: int) -> dict:
-        running = self.state == "running"
+        running = self.running
         status = {"name": self.name, "image": self.spec.get("image", ""), "imageID": self.image_id,
                   "ready": running, "started": running, "restartCount": self.restarts,
                   "state": self._state(message_cap), "lastState": {}}
@@ -44,6 +49,8 @@ class ContainerRecord:
         return status
 
     def _state(self, message_cap):
+        if self.state == "running" and not self.running:
+            return {"waiting": {"reason": "ContainerCreating"}}
         if self.state == "running":
             return {"running": {"startedAt": rfc3339(self.started_at)}}
         if self.state == "terminated":

@@ -23,6 +23,7 @@ class PodVolumes:
     def __init__(self, kube, pod: dict, folder: Path, allocatable: dict):
         self.kube, self.pod, self.folder, self.allocatable = kube, pod, folder, allocatable
         self.paths: dict = {}          # volume name -> host path
+        self.read_only: set = set()    # volumes the kubelet always mounts read-only
         self._written: dict = {}       # volume name -> {relative path: (bytes, mode)} last written
         self._static: dict = {}        # volume name -> projected ConfigMap/Secret files
         self._token_expiry = float("inf")
@@ -60,6 +61,7 @@ class PodVolumes:
             path.chmod(0o777)
             return str(path)
         files = self._file_set(volume, sources, renew_token=True)
+        self.read_only.add(name)  # configMap, secret, downwardAPI and projected volumes
         if files is None:
             raise VolumeError(f"volume {name!r}: unsupported volume type {sorted(set(volume) - {'name'})}")
         self._write(name, files)
