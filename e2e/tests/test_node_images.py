@@ -1,5 +1,6 @@
 """The image table maps every image the cluster's controllers are configured with, with the
 programs they run where those images keep them."""
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ def test_engine_images_get_their_programs():
         assert target == f"/ko-app/{name}" and Path(source).name.startswith(f"tekton-{name}")
         assert resolved.entrypoint == (f"/ko-app/{name}",)
     assert table.resolve(up.TEKTON_SHELL_IMAGE).cmd == ("/bin/sh",)
+    aws = table.resolve("amazon/aws-cli:2.15.0")
+    assert [dst for _, dst in aws.binds] == ["/opt/aws-cli"] and aws.entrypoint == ("/opt/aws-cli/bin/aws",)
 
 
 @pytest.mark.parametrize("image", ["python:3.11", "python:3.11-slim", "ubuntu:22.04", "alpine", "busybox"])
@@ -34,3 +37,13 @@ def test_a_table_without_a_match_is_an_error(tmp_path):
     path.write_text("images:\n  - {match: 'x', root: relative/path}\n")
     with pytest.raises(ImageError, match="must be `host`, `empty` or an absolute path"):
         ImageTable(path).resolve("x")
+
+
+def test_the_table_is_read_again_when_it_changes(tmp_path):
+    path = tmp_path / "images.yaml"
+    path.write_text("images:\n  - {match: 'a', root: host}\n")
+    table = ImageTable(path)
+    assert table.resolve("a").root == "host"
+    path.write_text("images:\n  - {match: 'a', root: empty}\n  - {match: 'b', root: /srv/root}\n")
+    os.utime(path, (1, 1))
+    assert table.resolve("a").root == "empty" and table.resolve("b").root == "/srv/root"

@@ -283,3 +283,15 @@ def test_swapping_in_tektons_nop_image_stops_a_sidecar(kube):
         assert status.image == nop
     finally:
         delete_pod(kube, pod_name)
+
+
+def test_the_aws_cli_image_runs_its_entrypoint(kube):
+    pod_name = name("node-aws")
+    create_pod(kube, pod_name, [{"name": "aws", "image": "amazon/aws-cli:2.15.0", "args": ["--version"]}])
+    try:
+        pod = wait_pod(kube, pod_name, finished)
+        log = kube.read_namespaced_pod_log(pod_name, kube.namespace)
+        assert pod.status.phase == "Succeeded", log
+        assert log.startswith("aws-cli/")
+    finally:
+        delete_pod(kube, pod_name)

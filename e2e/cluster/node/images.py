@@ -27,10 +27,18 @@ class Image:
 
 class ImageTable:
     def __init__(self, path: Path = IMAGES_FILE, cache_bin: Path = None):
-        with open(path) as f:
-            data = yaml.safe_load(f)
-        self.path = path
+        self.path = Path(path)
         self.cache_bin = Path(cache_bin) if cache_bin else default_cache() / "bin"
+        self._load()
+
+    def _load(self):
+        self._mtime = self.path.stat().st_mtime
+        try:
+            with open(self.path) as f:
+                data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as exc:
+            raise ImageError(f"{self.path}: not valid YAML: {exc}") from None
+        path = self.path
         self.host_folders = tuple(data.get("hostFolders") or ())
         self.entries = data.get("images") or []
         for i, entry in enumerate(self.entries):
@@ -38,6 +46,8 @@ class ImageTable:
                 raise ImageError(f"{path}: images[{i}] needs `match` and `root`")
 
     def resolve(self, image: str) -> Image:
+        if self.path.stat().st_mtime != self._mtime:
+            self._load()  # an image added while the cluster runs counts from the next container
         for entry in self.entries:
             if fnmatch.fnmatchcase(image, entry["match"]):
                 return self._image(image, entry)
