@@ -71,6 +71,18 @@ class ArgoRun:
     def pods(self) -> int:
         return sum(1 for n in self.nodes if n.get("type") == "Pod")
 
+    @property
+    def seconds(self) -> float:
+        """Wall time from the controller's start to its finish (status.startedAt/finishedAt)."""
+        from datetime import datetime
+
+        status = self.workflow.get("status", {})
+        try:
+            start, end = (datetime.strptime(status[k], "%Y-%m-%dT%H:%M:%SZ") for k in ("startedAt", "finishedAt"))
+        except (KeyError, TypeError, ValueError):
+            return 0.0
+        return (end - start).total_seconds()
+
     def summary(self) -> str:
         rows = [f"  {n.get('displayName', '?'):40} {n.get('type', ''):10} {n.get('phase', ''):10} "
                 f"{n.get('message', '')}" for n in sorted(self.nodes, key=lambda n: n.get("startedAt") or "")]
@@ -163,6 +175,59 @@ class Cluster:
             out.append(f"[{c.name}]\n{text}")
         return "\n".join(out)
 
+    def finished(self, names: list[str]) -> dict[str, ArgoRun]:
+        """Those of `names` that have ended (one listing of the namespace's Workflows)."""
+        if not names:
+            return {}
+        items = self.custom.list_namespaced_custom_object(*ARGO, self.namespace, "workflows")["items"]
+        by_name = {wf["metadata"]["name"]: wf for wf in items}
+        done = {}
+        for name in names:
+            wf = by_name.get(name)
+            if wf is not None and ArgoRun(name, wf).phase in _DONE and wf.get("metadata", {}).get(
+                    "labels", {}).get("workflows.argoproj.io/completed") != "false":
+                done[name] = ArgoRun(name, wf)
+        return done
+
+    def wait_pod_running(self, workflow: str, timeout: float = 120.0) -> str:
+        """The name of a pod of `workflow` whose containers all run (a step is under way)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pods = self.core.list_namespaced_pod(
+                self.namespace, label_selector=f"workflows.argoproj.io/workflow={workflow}").items
+            for p in pods:
+                if p.status.phase == "Running" and p.status.container_statuses and all(
+                        c.state.running for c in p.status.container_statuses):
+                    return p.metadata.name
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"workflow {workflow}: no running pod after {timeout:.0f} s\n"
+                                   f"{self.report(ArgoRun(workflow, self.get_workflow(workflow)))}")
+            time.sleep(0.5)
+
+    def delete(self, kind: str, name: str) -> None:
+        try:
+            self.custom.delete_namespaced_custom_object(*ARGO, self.namespace, _plural(kind), name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def workflows_of_cron(self, cron: str) -> list[dict[str, Any]]:
+        return self.custom.list_namespaced_custom_object(
+            *ARGO, self.namespace, "workflows", label_selector=f"workflows.argoproj.io/cron-workflow={cron}")["items"]
+
+    def cache_configmap(self, name: str) -> str:
+        """A fresh, empty memoization cache (Argo refuses a cache ConfigMap without its label)."""
+        self.core.create_namespaced_config_map(self.namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(
+            name=name, labels={"workflows.argoproj.io/configmap-type": "Cache"})))
+        return name
+
+    def delete_configmap(self, name: str) -> None:
+        try:
+            self.core.delete_namespaced_config_map(name, self.namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     def stop_workflow(self, name: str, mode: str = "Stop") -> None:
         """`argo stop` / `argo terminate`: set spec.shutdown as the CLI does."""
         self.custom.patch_namespaced_custom_object(*ARGO, self.namespace, "workflows", name,
@@ -197,6 +262,24 @@ class Cluster:
 
     def read_artifact(self, key: str) -> bytes:
         return self.s3_client().get_object(Bucket=self.s3["bucket"], Key=key)["Body"].read()
+
+    def fetch_artifact(self, key: str, target: Path) -> None:
+        """Download object `key`, or every object under the prefix `key/` into folder `target`
+        (a directory artifact with `archive: none`), as Argo's S3 driver loads it."""
+        s3 = self.s3_client()
+        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.s3["bucket"], Prefix=key)
+                for o in page.get("Contents", []) if o["Key"] == key or o["Key"].startswith(key + "/")]
+        if not keys:
+            raise FileNotFoundError(f"s3://{self.s3['bucket']}/{key}: no such object or prefix")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if keys == [key]:
+            s3.download_file(self.s3["bucket"], key, str(target))
+            return
+        for k in keys:
+            if k.startswith(key + "/"):
+                dest = target / k[len(key) + 1:]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(self.s3["bucket"], k, str(dest))
 
 
 def _plural(kind: str) -> str:
