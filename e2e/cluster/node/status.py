@@ -124,6 +124,8 @@ def pod_status(pod: dict, records: list, conditions: Conditions, phase: str, sta
     }
     if inits:
         status["initContainerStatuses"] = inits
+    if pod["metadata"].get("generation"):
+        status["observedGeneration"] = pod["metadata"]["generation"]  # the spec this status is about
     if reason:
         status["reason"] = reason
     if message:
