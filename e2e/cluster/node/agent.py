@@ -5,10 +5,7 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
-
-from kubernetes.client.rest import ApiException
 
 from . import podenv
 from .cleanup import cleanup

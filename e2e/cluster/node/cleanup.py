@@ -1,7 +1,6 @@
 """Remove what a stopped (or killed) agent left: container processes, cgroups, pod folders.
 Containers' mounts live in their own mount namespaces and vanish with their processes, so after
 the processes are gone only plain folders remain. Safe to run any number of times."""
-import json
 import logging
 import os
 import signal
