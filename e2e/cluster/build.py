@@ -25,6 +25,7 @@ KUBERNETES = "v1.37.2"
 ARGO = "v4.0.7"
 TEKTON = "v1.15.0"
 MINIO = "v0.0.0-20260212201848-7aac2a2c5b7c"
+AWSCLI = "1.46.3"
 
 _ARGO_MODULE = "github.com/argoproj/argo-workflows/v4"
 _TEKTON_MODULE = "github.com/tektoncd/pipeline"
@@ -48,7 +49,12 @@ class Program:
     version: str
     local_module: str = ""  # folder under e2e/cluster/go holding our own go.mod
     ldflags: str = "-s -w"
-    overlay: dict[str, str] = dataclasses.field(default_factory=dict)  # module-relative: target -> source
+    # How a remote program is built: "install" (`go install PACKAGE@VERSION`), "wrapper" (a throw-away
+    # main module requiring the module, for modules whose proxy refuses `@v/list`, which
+    # `go install` reads for deprecations) or "copy" (a writable copy of the module's source).
+    mode: str = "install"
+    module: str = ""
+    restore: dict[str, str] = dataclasses.field(default_factory=dict)  # copy mode: file -> copied from
 
     def cached_name(self) -> str:
         return f"{self.name}-{self.version}"
@@ -71,19 +77,19 @@ PROGRAMS: tuple[Program, ...] = (
     Program("workflow-controller", f"{_ARGO_MODULE}/cmd/workflow-controller", ARGO,
             ldflags=f"-s -w -X {_ARGO_MODULE}.version={ARGO}"),
     # Argo's git tree has signal_linux.go as a symlink to signal_darwin.go; module zips drop
-    # symlinks, so the build overlays the missing file with the module's own darwin file.
-    Program("argoexec", f"{_ARGO_MODULE}/cmd/argoexec", ARGO,
-            ldflags=f"-s -w -X {_ARGO_MODULE}.version={ARGO}",
-            overlay={"workflow/executor/osspecific/signal_linux.go":
+    # symlinks (a build then fails with `undefined: Setpgid`): build a copy with the file restored.
+    Program("argoexec", "./cmd/argoexec", ARGO, ldflags=f"-s -w -X {_ARGO_MODULE}.version={ARGO}",
+            mode="copy", module=_ARGO_MODULE,
+            restore={"workflow/executor/osspecific/signal_linux.go":
                      "workflow/executor/osspecific/signal_darwin.go"}),
-    Program("tekton-controller", f"{_TEKTON_MODULE}/cmd/controller", TEKTON),
-    Program("tekton-webhook", f"{_TEKTON_MODULE}/cmd/webhook", TEKTON),
-    Program("tekton-entrypoint", f"{_TEKTON_MODULE}/cmd/entrypoint", TEKTON),
-    Program("tekton-nop", f"{_TEKTON_MODULE}/cmd/nop", TEKTON),
-    Program("tekton-workingdirinit", f"{_TEKTON_MODULE}/cmd/workingdirinit", TEKTON),
-    Program("tekton-sidecarlogresults", f"{_TEKTON_MODULE}/cmd/sidecarlogresults", TEKTON),
+    *(Program(f"tekton-{cmd}", f"{_TEKTON_MODULE}/cmd/{cmd}", TEKTON, mode="wrapper", module=_TEKTON_MODULE)
+      for cmd in ("controller", "webhook", "entrypoint", "nop", "workingdirinit", "sidecarlogresults")),
     Program("minio", "github.com/minio/minio", MINIO),
     Program("nodeserver", ".", "local", local_module="nodeserver"),
+    # The AWS CLI for the Tekton backend's artifact steps (its image is amazon/aws-cli): the
+    # maintained v1 CLI from PyPI, installed into a folder (`lib/`) with an `aws` launcher that
+    # runs it with the python3 a container sees (the node maps the folder into that image).
+    Program("awscli", "awscli", AWSCLI, mode="pip"),
 )
 
 
@@ -119,30 +125,55 @@ def target_path(program: Program) -> Path:
     return cache_dir() / "bin" / name
 
 
+def _build_pip(program: Program, out: Path) -> None:
+    """A pure-Python tool installed into `out/lib`, with a launcher `out/bin/<name>` that finds it."""
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target",
+                    str(staging / "lib"), f"{program.package}=={program.version}"], check=True)
+    launcher = staging / "bin" / program.name.removesuffix("cli")
+    launcher.parent.mkdir()
+    launcher.write_text('#!/bin/sh\nexport PYTHONPATH="$(dirname "$(readlink -f "$0")")/../lib"\n'
+                        f'exec python3 -m {program.package} "$@"\n')
+    launcher.chmod(0o755)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(staging, out)
+
+
 def _build(program: Program, out: Path) -> None:
+    if program.mode == "pip":
+        return _build_pip(program, out)
     go = _go()
     env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
     env.setdefault("GOTOOLCHAIN", "local")
     with tempfile.TemporaryDirectory(prefix=f"kfpt-build-{program.name}-") as tmp:
-        args = ["-trimpath", "-ldflags", program.ldflags]
-        if program.overlay:
-            moddir = _module_dir(go, program.package.split("/cmd/")[0], program.version)
-            replace = {str(moddir / dst): str(moddir / src) for dst, src in program.overlay.items()}
-            overlay = Path(tmp) / "overlay.json"
-            overlay.write_text(json.dumps({"Replace": replace}))
-            args += ["-overlay", str(overlay)]
+        binary = Path(tmp) / "bin" / program.name
+        binary.parent.mkdir()
+        flags = ["-trimpath", "-ldflags", program.ldflags]
         if program.local_module:
-            cmd = [go, "build", *args, "-o", str(Path(tmp) / program.name), program.package]
-            cwd = HERE / "go" / program.local_module
+            cmd, cwd = [go, "build", *flags, "-o", str(binary), program.package], HERE / "go" / program.local_module
+        elif program.mode == "wrapper":
+            cwd = Path(tmp) / "wrapper"
+            cwd.mkdir()
+            (cwd / "go.mod").write_text(f"module kfpt-build/{program.name}\n\ngo 1.26\n\n"
+                                        f"require {program.module} {program.version}\n")
+            cmd = [go, "build", *flags, "-o", str(binary), program.package]
+        elif program.mode == "copy":
+            cwd = Path(tmp) / "src"
+            shutil.copytree(_module_dir(go, program.module, program.version), cwd)
+            for path in [cwd, *cwd.rglob("*")]:
+                path.chmod(path.stat().st_mode | 0o200)
+            for target, source in program.restore.items():
+                shutil.copyfile(cwd / source, cwd / target)
+            cmd = [go, "build", *flags, "-o", str(binary), program.package]
         else:
-            cmd = [go, "install", *args, f"{program.package}@{program.version}"]
-            env["GOBIN"] = tmp
-            cwd = Path(tmp)
+            env["GOBIN"] = str(binary.parent)
+            cmd, cwd = [go, "install", *flags, f"{program.package}@{program.version}"], Path(tmp)
+            binary = binary.with_name(program.package.rsplit("/", 1)[-1])
         subprocess.run(cmd, check=True, cwd=cwd, env=env)
-        built = Path(tmp) / (program.name if program.local_module else program.package.rsplit("/", 1)[-1])
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = out.with_name(out.name + ".partial")
-        shutil.move(str(built), staging)
+        shutil.move(str(binary), staging)
         os.replace(staging, out)
 
 
