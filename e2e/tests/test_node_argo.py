@@ -11,8 +11,20 @@ def workflow(name, command):
                 {"name": "main", "container": {"image": "ubuntu:22.04", "command": command}}]}}
 
 
+def delete_workflow(cluster, name):
+    """The workflow, and with it (owner references, garbage collector) its pods."""
+    cluster.custom.delete_namespaced_custom_object("argoproj.io", "v1alpha1", cluster.namespace, "workflows", name)
+
+
 def test_hello_world(cluster):
     name = f"node-hello-{uuid.uuid4().hex[:6]}"
+    try:
+        hello(cluster, name)
+    finally:
+        delete_workflow(cluster, name)
+
+
+def hello(cluster, name):
     run = cluster.run_argo(workflow(name, ["sh", "-c", "echo hello from $(hostname)"]), timeout=120)
     assert run.phase == "Succeeded", cluster.report(run)
     [pod] = cluster.core.list_namespaced_pod(
@@ -24,6 +36,13 @@ def test_hello_world(cluster):
 def test_stopped_workflow_ends_and_its_pod_stops(cluster):
     name = f"node-stop-{uuid.uuid4().hex[:6]}"
     cluster.submit_argo(workflow(name, ["sleep", "600"]))
+    try:
+        stop_while_running(cluster, name)
+    finally:
+        delete_workflow(cluster, name)
+
+
+def stop_while_running(cluster, name):
     deadline = time.monotonic() + 90
     while True:
         pods = cluster.core.list_namespaced_pod(
