@@ -57,8 +57,14 @@ def stop_while_running(cluster, name):
     cluster.stop_workflow(name, "Stop")
     run = cluster.wait_workflow(name, timeout=60)
     assert run.phase == "Failed" and "Stopped" in run.workflow["status"].get("message", ""), cluster.report(run)
-    pod = cluster.core.read_namespaced_pod(running[0].metadata.name, cluster.namespace)
-    assert pod.status.phase == "Failed"
+    # Argo may end the workflow before the pod has finished stopping: wait for the pod too.
+    pod_deadline = time.monotonic() + 30
+    while True:
+        pod = cluster.core.read_namespaced_pod(running[0].metadata.name, cluster.namespace)
+        if pod.status.phase in ("Failed", "Succeeded") or time.monotonic() > pod_deadline:
+            break
+        time.sleep(0.5)
+    assert pod.status.phase == "Failed", pod.status
     main = next(c for c in pod.status.container_statuses if c.name == "main")
     # SIGTERM from `argoexec kill 15 1`, run by the controller through the node's exec API
     assert main.state.terminated is not None and main.state.terminated.exit_code == 143, pod.status
