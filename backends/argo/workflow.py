@@ -12,6 +12,7 @@ from hera.workflows import models as m
 from translator import graph as g
 from translator.errors import TranslateError
 from translator.normalize import coerce
+from translator.runtime.delivery import BOOTSTRAP, SHIM_ENV, packed_shim
 
 from . import validate
 from .container import B64_PREFIX, b64_wrap
@@ -106,6 +107,15 @@ def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.Pers
     ]
 
 
+def _template_defaults(templates: list[m.Template]) -> m.Template | None:
+    """The pod shim, once per manifest (docs/design.md, "Delivering the shim"): Argo's controller
+    merges `spec.templateDefaults` into each template it runs (strategic merge, env by name), and
+    container defaults reach container templates only."""
+    if not any(t.container is not None and (t.container.command or [])[2:3] == [BOOTSTRAP] for t in templates):
+        return None
+    return m.Template(container=m.Container(env=[m.EnvVar(name=SHIM_ENV, value=packed_shim())]))
+
+
 def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
     if output.kind not in KINDS:
         raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
@@ -124,6 +134,7 @@ def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> d
         entrypoint=entry,
         arguments=m.Arguments(parameters=arguments or None, artifacts=art_args or None) if (arguments or art_args) else None,
         templates=templates,
+        template_defaults=_template_defaults(templates),
         service_account_name=output.service_account,
         volume_claim_templates=claims or None,
         volume_claim_gc=m.VolumeClaimGC(strategy="OnWorkflowCompletion") if claims else None,
