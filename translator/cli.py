@@ -13,7 +13,6 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from typing import Any, Sequence
 
 from .errors import InternalValidationError, TranslateError
@@ -170,6 +169,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write_atomically(path: str, text: str) -> None:
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".translate-", suffix=".tmp")
     try:
@@ -207,6 +208,10 @@ def run_translate(argv: Sequence[str]) -> int:
         _write_atomically(args.output, text)
     else:
         sys.stdout.write(text)
+    from .limits import size_warnings
+
+    for warning in size_warnings(manifests):
+        print(f"translate: warning: {args.output or '<stdout>'}: {warning}", file=sys.stderr)
     return 0
 
 
