@@ -65,8 +65,10 @@ def test_the_manifest_carries_the_shim_once():
     text = dump_yaml([wf])
     assert text.count(delivery.packed_shim()) == 1
     assert "def build_executor_input" not in text  # the source is nowhere in clear
-    assert wf["spec"]["templateDefaults"] == {
-        "container": {"env": [{"name": delivery.SHIM_ENV, "value": delivery.packed_shim()}]}}
+    env = wf["spec"]["templateDefaults"]["container"]["env"]
+    assert list(wf["spec"]["templateDefaults"]) == ["container"] and list(wf["spec"]["templateDefaults"]["container"]) == ["env"]
+    assert env[0] == {"name": delivery.SHIM_ENV, "value": delivery.packed_shim()}
+    assert [e["name"] for e in env[1:]] == [f"KFPT_C_{i}" for i in range(len(env) - 1)]  # shared command text
     pythons = _python_templates(wf)
     assert len(pythons) >= 3
     for t in pythons:  # the template names the variable only through the bootstrap
@@ -97,6 +99,7 @@ def test_a_shim_change_leaves_every_template_alone(monkeypatch):
     finally:
         delivery.packed_shim.cache_clear()
     assert delivery.unpack(after["spec"]["templateDefaults"]["container"]["env"][0]["value"]).endswith("SHIM_EDITED = True\n")
+    assert after["spec"]["templateDefaults"]["container"]["env"][1:] == before["spec"]["templateDefaults"]["container"]["env"][1:]
     assert after["spec"]["templates"] == before["spec"]["templates"]
     assert {k: v for k, v in after["spec"].items() if k != "templateDefaults"} == \
         {k: v for k, v in before["spec"].items() if k != "templateDefaults"}
@@ -122,3 +125,23 @@ def test_bootstrap_runs_the_shim_as_main_with_its_argv(tmp_path):
     unset = subprocess.run(delivery.shim_command("{}", sys.executable) + ["true"], capture_output=True, text=True,
                            timeout=60, env={k: v for k, v in env.items() if k != delivery.SHIM_ENV})
     assert unset.returncode == 1 and "KFPT_SHIM" in unset.stderr
+
+
+def test_shared_command_parts_expand_to_kfps_own_command():
+    """The kubelet expands the templates' `$(KFPT_C_<n>)` from the env values (which it reduces
+    first: `$$` -> `$`, pkg/kubelet/kubelet_pods.go, then container/helpers.go
+    ExpandContainerCommandAndArgs): each Python template then runs exactly KFP's command."""
+    wf = _example()
+    defaults = wf["spec"]["templateDefaults"]["container"]["env"]
+    shared = [e for e in defaults if e["name"].startswith("KFPT_C_")]
+    assert shared, "the example's components share KFP's preambles"
+    kfp_commands = [list(e.container.command) for e in _loaded_example().spec.deploymentSpec.executors.values()
+                    if e.container is not None]
+    for t in _python_templates(wf):
+        env: dict[str, str] = {}
+        for e in with_template_defaults(t, wf["spec"]["templateDefaults"])["container"]["env"]:
+            env[e["name"]] = kubelet_expand(e["value"], env)
+        command = [kubelet_expand(part, env) for part in t["container"]["command"]]
+        assert command[5:] in kfp_commands
+    uses = [part for t in _python_templates(wf) for part in t["container"]["command"] if part.startswith("$(KFPT_C_")]
+    assert all(uses.count(f"$({e['name']})") >= 2 for e in shared)  # shared, or it would not pay
