@@ -294,7 +294,8 @@ def start_engines(state: Path, bins: dict[str, Path]) -> None:
     for name, image in TEKTON_IMAGES.items():
         images += [f"-{name}-image", image]
     processes.start(state, "tekton-controller", [
-        str(bins["tekton-controller"]), "--disable-ha", *images, "-shell-image", TEKTON_SHELL_IMAGE],
+        str(bins["tekton-controller"]), "--disable-ha", *images, "-shell-image", TEKTON_SHELL_IMAGE,
+        "-shell-image-win", "mcr.microsoft.com/powershell:nanoserver"],
         env=_tekton_env("controller"))
     processes.start(state, "workflow-controller", [
         str(bins["workflow-controller"]), "--configmap", "workflow-controller-configmap",
