@@ -116,3 +116,40 @@ def compile_ir(shape: str, n: int, directory: Path) -> tuple[Path, float]:
     finally:
         sys.setrecursionlimit(limit)
     return ir_path, seconds
+
+
+def chain_ir(n: int, directory: Path) -> Path:
+    """The IR `kfp.compiler` writes for the `chain` pipeline of n tasks, without running the
+    compiler on n tasks (its time grows faster than linearly: a 10,000-task chain did not compile
+    in 40 minutes here). One real compile of the distinct components (a chain that uses each
+    once), then KFP's own layout for repeated uses: task, component and executor `step-KK-J`
+    for the J-th use (tests/test_scale.py checks the result equals a real compile at 100 tasks)."""
+    import yaml
+
+    d = DISTINCT["chain"]
+    base_path, _ = compile_ir("chain", d, Path(directory) / "base")
+    base = yaml.load(base_path.read_text(), Loader=yaml.CSafeLoader)
+    components, executors, tasks = {}, {}, {}
+    uses: dict[int, int] = {}
+    prev = None
+    for i in range(n):
+        k = (n - 1 - i) * d // n
+        uses[k] = uses.get(k, 0) + 1
+        name = f"step-{k:02d}" + (f"-{uses[k]}" if uses[k] > 1 else "")
+        component = dict(base["components"][f"comp-step-{k:02d}"], executorLabel=f"exec-{name}")
+        components[f"comp-{name}"] = component
+        executors[f"exec-{name}"] = base["deploymentSpec"]["executors"][f"exec-step-{k:02d}"]
+        source = {"componentInputParameter": "seed"} if prev is None else \
+            {"taskOutputParameter": {"outputParameterKey": "Output", "producerTask": prev}}
+        task = {"cachingOptions": {"enableCache": True}, "componentRef": {"name": f"comp-{name}"},
+                **({"dependentTasks": [prev]} if prev else {}),
+                "inputs": {"parameters": {"x": source}}, "taskInfo": {"name": name}}
+        tasks[name] = task
+        prev = name
+    ir = dict(base, components=dict(sorted(components.items())),
+              deploymentSpec={"executors": dict(sorted(executors.items()))},
+              pipelineInfo={"name": f"synthetic-chain-{n}"},
+              root=dict(base["root"], dag={"tasks": dict(sorted(tasks.items()))}))
+    path = Path(directory) / f"chain_{n}.yaml"
+    path.write_text(yaml.dump(ir, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
+    return path
