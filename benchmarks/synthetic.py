@@ -12,6 +12,7 @@ Shapes:
 """
 from __future__ import annotations
 
+import copy
 import random
 import sys
 import textwrap
@@ -136,9 +137,9 @@ def chain_ir(n: int, directory: Path) -> Path:
         k = (n - 1 - i) * d // n
         uses[k] = uses.get(k, 0) + 1
         name = f"step-{k:02d}" + (f"-{uses[k]}" if uses[k] > 1 else "")
-        component = dict(base["components"][f"comp-step-{k:02d}"], executorLabel=f"exec-{name}")
-        components[f"comp-{name}"] = component
-        executors[f"exec-{name}"] = base["deploymentSpec"]["executors"][f"exec-step-{k:02d}"]
+        component = dict(copy.deepcopy(base["components"][f"comp-step-{k:02d}"]), executorLabel=f"exec-{name}")
+        components[f"comp-{name}"] = component  # copies: shared objects would become YAML aliases
+        executors[f"exec-{name}"] = copy.deepcopy(base["deploymentSpec"]["executors"][f"exec-step-{k:02d}"])
         source = {"componentInputParameter": "seed"} if prev is None else \
             {"taskOutputParameter": {"outputParameterKey": "Output", "producerTask": prev}}
         task = {"cachingOptions": {"enableCache": True}, "componentRef": {"name": f"comp-{name}"},
@@ -151,5 +152,6 @@ def chain_ir(n: int, directory: Path) -> Path:
               pipelineInfo={"name": f"synthetic-chain-{n}"},
               root=dict(base["root"], dag={"tasks": dict(sorted(tasks.items()))}))
     path = Path(directory) / f"chain_{n}.yaml"
-    path.write_text(yaml.dump(ir, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
+    header = base_path.read_text().split("components:", 1)[0].replace(f"synthetic-chain-{d}", f"synthetic-chain-{n}")
+    path.write_text(header + yaml.dump_all([ir], sort_keys=True))  # as kfp.compiler writes it
     return path
