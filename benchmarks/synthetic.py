@@ -1,8 +1,9 @@
 """Synthetic KFP pipelines of any size, written as real `kfp` DSL and compiled by `kfp.compiler`.
 
 Shapes:
-- `chain`: task i reads task i-1's output; 10 distinct components. Task names are chosen so the
-  *last* task sorts first (a depth-first walk in name order starts at the far end).
+- `chain`: task i reads task i-1's output; 10 distinct components, used in blocks so that the
+  task sorting first by name is 90% of the way down the chain (a depth-first walk in name order
+  starts near the far end).
 - `fan`: one source, n-2 parallel tasks reading it, one sink after all of them; 10 components.
 - `dag20` / `dag50`: a random DAG (seeded) over 20 / 50 distinct components with artifacts:
   each task reads 0-2 Dataset artifacts and an int from random earlier tasks.
@@ -60,7 +61,7 @@ def pipeline_source(shape: str, n: int) -> str:
         names = ", ".join(f"part_{k:02d}" for k in range(d))
     body = {
         "chain": f"""
-            # the component of task i is chosen so that names sort backwards along the chain
+            # components in blocks, the last block first in name order
             prev = None
             for i in range({n}):
                 comp = COMPS[({n} - 1 - i) * {d} // {n}]
