@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods clean e2e-build e2e-up e2e-down e2e
+.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods bench-scale clean e2e-build e2e-up e2e-down e2e
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench-run: install
 ## Pods per run and manifest size against KFP's own Argo backend (rewrites benchmarks/pods_per_run.md).
 bench-pods: install
 	$(BIN)/python benchmarks/pods_per_run.py
+
+## Translation time and size at 100 to 10,000 tasks against PyYAML's floor (rewrites benchmarks/SCALE.md,
+## benchmarks/SCALE-chain.md for the 10,000-task chain kfp's compiler cannot produce in time).
+bench-scale: install
+	$(BIN)/python benchmarks/bench_scale.py --write benchmarks/SCALE.md
+	$(BIN)/python benchmarks/bench_scale.py --scaled-chain --sizes 1000,5000,10000 --write benchmarks/SCALE-chain.md
 
 ## The single-machine cluster (e2e/README.md): build its programs once, start, stop, run the e2e suite.
 e2e-build: install

@@ -23,7 +23,12 @@ from .errors import InternalValidationError, TranslateError
 _AMBIGUOUS = {"y", "Y", "n", "N", "~", "="}
 
 
+_NUMBER_START = frozenset("0123456789+-._ \t\n\r\x0b\x0ciInN")
+
+
 def _number_like(data: str) -> bool:
+    if not data or data[0] not in _NUMBER_START:  # float() accepts nothing else (fast path)
+        return False
     try:
         float(data.replace("_", ""))
         return True
@@ -41,6 +46,21 @@ def _str_representer(dumper: Any, data: str) -> Any:
 _DUMPERS: dict[bool, Any] = {}
 
 
+def _cached_resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
+    """PyYAML's implicit-tag resolution (regexes per scalar), memoized per dump: manifests repeat
+    the same names, paths and references thousands of times. Same answers, fewer regexes."""
+    try:
+        return self._kfpt_resolved[value, implicit]
+    except (KeyError, TypeError):  # TypeError: a collection's value (a list) is not hashable
+        pass
+    except AttributeError:
+        self._kfpt_resolved = {}
+    tag = self._kfpt_base_resolve(kind, value, implicit)
+    if isinstance(value, str):
+        self._kfpt_resolved[value, implicit] = tag
+    return tag
+
+
 def _dumper(native: bool) -> Any:
     """PyYAML's dumper with our string style: libyaml's emitter (`CSafeDumper`) when PyYAML was
     built with it and `native`, else the pure-Python one. Same bytes either way (tested)."""
@@ -48,7 +68,8 @@ def _dumper(native: bool) -> Any:
         import yaml
 
         base = getattr(yaml, "CSafeDumper", None) if native else None
-        dumper = type("_Dumper", (base or yaml.SafeDumper,), {})
+        base = base or yaml.SafeDumper
+        dumper = type("_Dumper", (base,), {"resolve": _cached_resolve, "_kfpt_base_resolve": base.resolve})
         dumper.add_representer(str, _str_representer)
         _DUMPERS[native] = dumper
     return _DUMPERS[native]
