@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods clean
+.PHONY: install demo test corpus golden argolint lint-manifests bench-run bench-pods fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ demo: install
 	$(BIN)/translate --backend argo $(EXAMPLE) -o build/ml_training_pipeline.argo.yaml
 	@echo "wrote build/ml_training_pipeline.argo.yaml (submit it with: argo submit build/ml_training_pipeline.argo.yaml)"
 
-## Run the whole test suite (builds the Go lint helper when Go is present).
+## Run the whole test suite. The KFP corpus tests run when the corpus is there (KFP_CORPUS,
+## ../shared/kfp-corpus, or .cache/kfp-corpus from `make corpus`) and are skipped otherwise.
 test: install
 	$(BIN)/python -m pytest -q
+
+## Fetch the KFP corpus (KFP's own test data at a pinned tag) into .cache/kfp-corpus.
+KFP_CORPUS_TAG ?= 2.15.0
+corpus:
+	tools/fetch_corpus.sh $(KFP_CORPUS_TAG) .cache/kfp-corpus
 
 ## Regenerate every golden manifest after an intended change; review the diff before committing.
 golden: install

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import graph as g
 from . import ir
+from .checks import check_acyclic, check_name
 from .errors import TranslateError
 
 _ITEM_SELECTOR = re.compile(r"""^parseJson\(string_value\)\[["']([^"']+)["']\]$""")
@@ -68,6 +69,7 @@ def _interface(spec: ir.ComponentSpec, element: str) -> g.Interface:
     def params(defs: ir.Definitions, is_input: bool) -> tuple[g.ParamDef, ...]:
         out = []
         for name, p in sorted(defs.parameters.items()):
+            check_name(name, "parameter", element)
             has_default = is_input and "defaultValue" in p.model_fields_set
             default = coerce(p.defaultValue, p.parameterType, f"{element} input '{name}'") if has_default else None
             out.append(g.ParamDef(name, p.parameterType, default, has_default, p.isOptional))
@@ -83,6 +85,7 @@ def _interface(spec: ir.ComponentSpec, element: str) -> g.Interface:
                 a.isOptional,
             )
             for name, a in sorted(defs.artifacts.items())
+            if check_name(name, "artifact", element) is None
         )
 
     return g.Interface(
@@ -249,6 +252,7 @@ class _Builder:
             for dep in t.after:
                 if dep not in known:
                     raise TranslateError(f"depends on task '{dep}', which is not in the same DAG", element=f"task '{t.name}'")
+        check_acyclic(tasks, element)
         outputs = []
         dag_outputs = spec.dag.outputs or ir.DagOutputs()
         for name, p in sorted(dag_outputs.parameters.items()):

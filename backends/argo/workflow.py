@@ -13,6 +13,7 @@ from translator import graph as g
 from translator.errors import TranslateError
 from translator.normalize import coerce
 
+from . import options as option_checks
 from . import validate
 from .container import B64_PREFIX, b64_wrap
 from .dag import ArgoOptions, Emitter
@@ -109,6 +110,9 @@ def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.Pers
 def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
     if output.kind not in KINDS:
         raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
+    option_checks.check(output.kind, output.name, output.generate_name, output.namespace, output.service_account,
+                        output.artifact_repository_ref, output.schedule, output.timezone,
+                        output.concurrency_policy, options.cache_max_age)
     emitter = Emitter(options)
     entry = emitter.dag_template(pipeline.root, "main", "")
     templates = sorted(emitter.templates, key=lambda t: (t.name != entry, t.name))
