@@ -53,3 +53,39 @@ def check_acyclic(tasks: Iterable[g.Task], element: str) -> None:
                 state[child] = 1
                 path.append(child)
                 stack.append((child, iter(sorted(deps[child] & deps.keys()))))
+
+
+def check_references(tasks: tuple[g.Task, ...], outputs: tuple[g.DagOutput, ...], element: str) -> None:
+    """Every task output a binding or a DAG output reads exists: the producer is a sibling task
+    and its component declares that output (a parameter for parameters, an artifact for artifacts)."""
+    by_name = {t.name: t for t in tasks}
+    where_dag = element or "pipeline"
+
+    def producer(name: str, reader: str) -> g.Task:
+        found = by_name.get(name)
+        if found is None:
+            raise TranslateError(f"{reader} reads task '{name}', which is not in the same DAG", element=where_dag)
+        return found
+
+    def declared(task: g.Task, output: str, artifact: bool) -> bool:
+        iface = task.component.interface
+        return (iface.output_artifact(output) if artifact else iface.output_param(output)) is not None
+
+    for t in tasks:
+        for kind, bindings in (("parameter", t.params), ("artifact", t.artifacts)):
+            for name, b in bindings:
+                reader = f"task '{t.name}' {kind} '{name}'"
+                if isinstance(b, g.FromTaskStatus):
+                    producer(b.task, reader)
+                elif isinstance(b, g.FromTask):
+                    source = producer(b.task, reader)
+                    if not declared(source, b.output, kind == "artifact"):
+                        raise TranslateError(f"{reader} reads output {kind} '{b.output}' of task '{b.task}', "
+                                             f"which its component does not declare", element=where_dag)
+    for out in outputs:
+        kind = "artifact" if out.is_artifact else "parameter"
+        for src in out.sources:
+            source = producer(src.task, f"output {kind} '{out.name}'")
+            if not declared(source, src.output, out.is_artifact):
+                raise TranslateError(f"output {kind} '{out.name}' reads output '{src.output}' of task '{src.task}', "
+                                     "which its component does not declare", element=where_dag)

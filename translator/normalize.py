@@ -14,7 +14,7 @@ from typing import Any
 
 from . import graph as g
 from . import ir
-from .checks import check_acyclic, check_name
+from .checks import check_acyclic, check_name, check_references
 from .errors import TranslateError
 
 _ITEM_SELECTOR = re.compile(r"""^parseJson\(string_value\)\[["']([^"']+)["']\]$""")
@@ -266,6 +266,7 @@ class _Builder:
         for name, a in sorted(dag_outputs.artifacts.items()):
             sources = tuple(g.FromTask(s.producerSubtask, s.outputArtifactKey) for s in a.artifactSelectors)
             outputs.append(g.DagOutput(name, sources, True))
+        check_references(tuple(tasks), tuple(outputs), element)
         return g.DagImpl(tuple(tasks), tuple(outputs))
 
     def task(self, name: str, task: ir.Task, parent: ir.ComponentSpec, element: str) -> g.Task:

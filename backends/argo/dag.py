@@ -349,10 +349,13 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
                 if found is not None and found.depth > 0:
                     collected.append((name, found.depth, found.leaf))
             listed = tuple(sorted(self.child_listed(task)))
-            template = self.emitter.container_template(task, where, tuple(collected), self.keyed_outputs(task), listed)
+            keyed = self.keyed_outputs(task)
+            template = self.emitter.container_template(task, where, tuple(collected), keyed, listed)
             for out in task.component.interface.output_artifacts:
                 self.emitter.prefixes[(template, out.name)] = template_prefix(self.emitter.options.artifact_key_prefix, template)
-            with_digest = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+            # digests feed the memo key: a template producing collection items is not memoized
+            cached = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+            with_digest = cached and not keyed
         self.task_templates[task.name] = template
         iface = task.component.interface
         params: list[m.Parameter] = []

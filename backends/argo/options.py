@@ -117,10 +117,10 @@ def check(kind: str, name: str | None, generate_name: str | None, namespace: str
             if value is not None:
                 raise _bad(flag, f"applies only to --kind CronWorkflow (the output is a {kind})")
     if generate_name is not None:
-        if name is not None:
-            raise _bad("--generate-name", "cannot be combined with --name (a fixed name wins; give one of them)")
         if kind != "Workflow":
             raise _bad("--generate-name", f"applies only to --kind Workflow (a {kind} needs a fixed --name)")
+        if name is not None:
+            raise _bad("--generate-name", "cannot be combined with --name (a fixed name wins; give one of them)")
         check_generate_name(generate_name, "--generate-name")
     if name is not None:
         check_subdomain(name, "--name", MAX_NAME.get(kind, 63))

@@ -59,12 +59,17 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
         if p.name in overrides:
             raw = overrides[p.name]
             value: Any = raw
-            if p.type not in (g.STRING,):
+            if isinstance(raw, str) and p.type not in (g.STRING,):  # command-line text; the library may pass values
                 try:
                     value = json.loads(raw)
                 except json.JSONDecodeError:
                     value = raw
             value = coerce(value, p.type, f"parameter '{p.name}'")
+            if value is None:  # the library's None: KFP's None for an optional parameter
+                if not p.optional:
+                    raise TranslateError(f"parameter '{p.name}' is not optional: None is no value for it", element="parameter override")
+                out.append(m.Parameter(name=param_name(p.name), value=ABSENT))
+                continue
             out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(value, p.type))))
         elif p.has_default and p.default is not None:
             out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(p.default, p.type))))
