@@ -52,5 +52,13 @@ bench-run: install
 bench-pods: install
 	$(BIN)/python benchmarks/pods_per_run.py
 
+## Coverage-guided fuzzing of the loader and the translation (atheris), FUZZ_SECONDS long, at low
+## priority. Findings land in .cache/fuzz/findings; keep fixed ones in tests/fuzz_regressions/.
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS ?=
+fuzz: install
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install --quiet 'atheris>=2.3'
+	nice -n 19 $(BIN)/python fuzz/fuzz_translate.py -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS)
+
 clean:
 	rm -rf build tools/argolint/bin .pytest_cache

@@ -2,7 +2,7 @@
 later: dependency cycles, and names that would turn into Argo or Tekton template syntax."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from . import graph as g
 from .errors import TranslateError
@@ -89,3 +89,74 @@ def check_references(tasks: tuple[g.Task, ...], outputs: tuple[g.DagOutput, ...]
             if not declared(source, src.output, out.is_artifact):
                 raise TranslateError(f"output {kind} '{out.name}' reads output '{src.output}' of task '{src.task}', "
                                      "which its component does not declare", element=where_dag)
+
+
+def check_inputs_read(tasks: tuple[g.Task, ...], iface: g.Interface, element: str) -> None:
+    """Every `componentInputParameter`/`componentInputArtifact` names an input of the enclosing DAG."""
+    params = {p.name for p in iface.input_params}
+    artifacts = {a.name for a in iface.input_artifacts}
+    for t in tasks:
+        for kind, bindings, known in (("parameter", t.params, params | artifacts), ("artifact", t.artifacts, artifacts)):
+            for name, b in bindings:
+                source = b.name if isinstance(b, (g.FromInput, g.FromInputField)) else None
+                if source is not None and source not in known:
+                    raise TranslateError(f"task '{t.name}' {kind} '{name}' reads input '{source}', which the enclosing "
+                                         f"{'pipeline' if not element else 'DAG'} does not declare",
+                                         element=element or "pipeline")
+
+
+def check_dag_interface(comp_name: str, iface: g.Interface, outputs: tuple[g.DagOutput, ...], element: str) -> None:
+    """A DAG component produces exactly the outputs it declares."""
+    produced = {(o.name, o.is_artifact) for o in outputs}
+    declared = {(p.name, False) for p in iface.output_params} | {(a.name, True) for a in iface.output_artifacts}
+    for name, is_artifact in sorted(declared - produced):
+        kind = "artifact" if is_artifact else "parameter"
+        raise TranslateError(f"component '{comp_name}' declares output {kind} '{name}', which its DAG does not produce",
+                             element=element or "pipeline")
+    for name, is_artifact in sorted(produced - declared):
+        kind = "artifact" if is_artifact else "parameter"
+        raise TranslateError(f"the DAG of component '{comp_name}' produces output {kind} '{name}', which the "
+                             "component does not declare", element=element or "pipeline")
+
+
+def check_dag_task_inputs(task: g.Task, where: str) -> None:
+    """A task running a DAG component binds only inputs that component declares (a container
+    component may take extra parameters for resource placeholders; a DAG has no such use)."""
+    iface = task.component.interface
+    item = task.iterator.item_input if task.iterator is not None else None
+    if item is not None and iface.input_param(item) is None and iface.input_artifact(item) is None:
+        raise TranslateError(f"loop item '{item}' is not an input of component '{task.component.name}'", element=where)
+    for name, _ in task.params:
+        if iface.input_param(name) is None and not name.startswith("kfp-k8s-"):
+            raise TranslateError(f"binds parameter '{name}', which component '{task.component.name}' does not declare",
+                                 element=where)
+    for name, _ in task.artifacts:
+        if iface.input_artifact(name) is None:
+            raise TranslateError(f"binds artifact '{name}', which component '{task.component.name}' does not declare",
+                                 element=where)
+
+
+def check_platform_shape(platform: Any, source: str) -> None:
+    """The kfp-kubernetes platform spec is free-form in the IR: its containers must at least be
+    mappings and lists where kfp-kubernetes writes them, or later steps fail obscurely."""
+    def mapping(node: Any, where: str) -> dict:
+        if not isinstance(node, dict):
+            raise TranslateError(f"expected a mapping, found {type(node).__name__}", file=source, element=where)
+        return node
+
+    k8s = mapping(mapping(mapping(platform, "platform spec").get("platforms", {}), "platforms").get("kubernetes", {}),
+                  "platforms.kubernetes")
+    executors = mapping(mapping(k8s.get("deploymentSpec", {}), "kubernetes.deploymentSpec").get("executors", {}),
+                        "kubernetes.deploymentSpec.executors")
+    for label, settings in executors.items():
+        where = f"kubernetes executor '{label}'"
+        for key, value in mapping(settings, where).items():
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if not isinstance(item, (dict, str, int, float, bool)) or isinstance(item, list):
+                    raise TranslateError(f"setting '{key}' item {i} is a {type(item).__name__}", file=source, element=where)
+    config = mapping(k8s.get("pipelineConfig") or {}, "kubernetes.pipelineConfig")
+    if config.get("workspace") is not None:
+        ws = mapping(config["workspace"], "kubernetes.pipelineConfig.workspace")
+        kube = mapping(ws.get("kubernetes") or {}, "pipelineConfig.workspace.kubernetes")
+        mapping(kube.get("pvcSpecPatch") or {}, "pipelineConfig.workspace.kubernetes.pvcSpecPatch")

@@ -19,6 +19,7 @@ import pydantic
 import yaml
 
 from . import ir, limits
+from .checks import check_platform_shape
 from .errors import TranslateError
 
 try:  # the C loader is several times faster on large pipelines
@@ -62,6 +63,7 @@ def parse_documents(docs: list[Any], source: str) -> LoadedPipeline:
         if not isinstance(docs[1], dict) or "platforms" not in docs[1]:
             raise TranslateError("the second document is not a platform spec (no 'platforms' key)", file=source)
         platform = docs[1]
+        check_platform_shape(platform, source)
     first = docs[0]
     if "pipelineSpec" in first and "pipelineInfo" not in first:  # a PipelineJob wrapper
         first = first["pipelineSpec"]

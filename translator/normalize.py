@@ -14,6 +14,7 @@ from typing import Any
 
 from . import graph as g
 from . import ir
+from . import checks
 from .checks import check_acyclic, check_name, check_references
 from .errors import TranslateError
 
@@ -142,9 +143,13 @@ def lift_platform_params(platform: dict[str, Any], element: str) -> tuple[dict[s
             return constant if isinstance(constant, str) else {"json": constant}  # known now: inline
         name = f"kfp-k8s-{len(extra)}"
         if ref.get("componentInputParameter") is not None:
+            if not isinstance(ref["componentInputParameter"], str):
+                raise TranslateError("componentInputParameter must be a string", element=element)
             binding: g.Binding = g.FromInput(ref["componentInputParameter"])
         else:
             t = ref["taskOutputParameter"]
+            if not isinstance(t, dict) or not isinstance(t.get("producerTask"), str) or not isinstance(t.get("outputParameterKey"), str):
+                raise TranslateError("taskOutputParameter needs producerTask and outputParameterKey (strings)", element=element)
             binding = g.FromTask(t["producerTask"], t["outputParameterKey"])
         extra.append((name, binding))
         return {"param": name}
@@ -202,6 +207,7 @@ class _Builder:
         interface = _interface(spec, f"component '{name}'")
         if spec.dag is not None:
             impl = self.dag(spec, path)
+            checks.check_dag_interface(name, interface, impl.outputs, element)
             material = {
                 "interface": spec.inputDefinitions.model_dump(mode="json") | {"out": spec.outputDefinitions.model_dump(mode="json")},
                 "tasks": [[t.name, t.component.digest, repr(t)] for t in impl.tasks],
@@ -267,6 +273,7 @@ class _Builder:
             sources = tuple(g.FromTask(s.producerSubtask, s.outputArtifactKey) for s in a.artifactSelectors)
             outputs.append(g.DagOutput(name, sources, True))
         check_references(tuple(tasks), tuple(outputs), element)
+        checks.check_inputs_read(tuple(tasks), _interface(spec, element or "pipeline"), element)
         return g.DagImpl(tuple(tasks), tuple(outputs))
 
     def task(self, name: str, task: ir.Task, parent: ir.ComponentSpec, element: str) -> g.Task:
@@ -315,7 +322,7 @@ class _Builder:
         params.extend(platform_params)
         caching = task.cachingOptions
         trigger = task.triggerPolicy or ir.TriggerPolicy()
-        return g.Task(
+        result = g.Task(
             name=name,
             display_name=task.taskInfo.name,
             component=comp,
@@ -330,6 +337,9 @@ class _Builder:
             iterator=iterator,
             platform=platform,
         )
+        if isinstance(comp.impl, g.DagImpl):
+            checks.check_dag_task_inputs(result, where)
+        return result
 
     def param_binding(self, b: ir.ParameterBinding, pdef: g.ParamDef, task: ir.Task, element: str) -> g.Binding:
         if b.parameterExpressionSelector is not None:
@@ -354,6 +364,7 @@ def build(spec: ir.PipelineSpec, platform: dict[str, Any] | None = None, source:
     if spec.root.dag is None:
         raise TranslateError("the pipeline root has no DAG", element="root")
     root_impl = builder.dag(spec.root, "")
+    checks.check_dag_interface("root", root_iface, root_impl.outputs, "")
     root = g.Component("root", root_iface, root_impl, "root")
     return g.Pipeline(
         name=spec.pipelineInfo.name,

@@ -156,14 +156,20 @@ class Resolver:
 
         return _PLACEHOLDER.sub(one, text)
 
+    def _literal(self, text: str) -> str:
+        if "{{" in text:
+            raise TranslateError(f"literal '{{{{' in a container command, argument or setting is not supported "
+                                 f"(Argo reads it as its own template syntax): {text[:60]!r}", element=self.element)
+        return text.replace("$", "$$")
+
     def string(self, text: str) -> str:
         """Resolve every placeholder embedded in one string; literal text is kubelet-escaped."""
         out, last = [], 0
         for match in _PLACEHOLDER.finditer(text):
-            out.append(text[last : match.start()].replace("$", "$$"))
+            out.append(self._literal(text[last : match.start()]))
             out.append(self._one(match.group(0)))
             last = match.end()
-        out.append(text[last:].replace("$", "$$"))
+        out.append(self._literal(text[last:]))
         return "".join(out)
 
     def argv(self, parts: tuple[str, ...], keep: Callable[[str], bool] = lambda s: False) -> list[str]:
