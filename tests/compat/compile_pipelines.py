@@ -22,7 +22,10 @@ MODULES = ["tests.pipelines.caching", "tests.pipelines.containers", "tests.pipel
 def main(out: Path) -> None:
     import kfp
     from kfp import compiler, dsl
-    from kfp.dsl import graph_component
+    try:
+        from kfp.dsl import graph_component
+    except ImportError:  # kfp < 2.1 kept it under kfp.components
+        from kfp.components import graph_component
 
     if not hasattr(dsl, "If"):
         dsl.If = dsl.Condition

@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 versions=("$@")
-[ ${#versions[@]} -gt 0 ] || versions=(2.0.1 2.4.0 2.7.0 2.10.0 2.14.0 2.17.3)
+[ ${#versions[@]} -gt 0 ] || versions=(2.0.1 2.4.0 2.7.0 2.10.0 2.14.6 2.17.3)
 venvs="${KFP_COMPAT_VENVS:-$(mktemp -d)}"
 for v in "${versions[@]}"; do
   venv="$venvs/kfp-$v"
