@@ -77,6 +77,9 @@ def _interface(spec: ir.ComponentSpec, element: str) -> g.Interface:
         return tuple(out)
 
     def artifacts(defs: ir.Definitions) -> tuple[g.ArtifactDef, ...]:
+        for name, a in defs.artifacts.items():
+            for text in (a.artifactType.schemaTitle, a.artifactType.schemaVersion):
+                check_name(text or "", "artifact type", f"{element} artifact '{name}'")
         return tuple(
             g.ArtifactDef(
                 name,
@@ -139,6 +142,8 @@ def lift_platform_params(platform: dict[str, Any], element: str) -> tuple[dict[s
 
     def lift(ref: dict[str, Any]) -> Any:
         if ref.get("componentInputParameter") is None and ref.get("taskOutputParameter") is None:
+            if not isinstance(ref.get("runtimeValue") or {}, dict):
+                raise TranslateError("runtimeValue must be a mapping ({constant: ...})", element=element)
             constant = (ref.get("runtimeValue") or {}).get("constant")
             return constant if isinstance(constant, str) else {"json": constant}  # known now: inline
         name = f"kfp-k8s-{len(extra)}"

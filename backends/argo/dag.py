@@ -75,6 +75,10 @@ class Emitter:
             return self._container_templates[req]
         name = self.names.claim(f"container:{comp.digest}:{len(self._container_templates)}", comp.name.removeprefix("comp-"))
         if is_resource_stub(impl):  # kfp-kubernetes CreatePVC / DeletePVC
+            extra = sorted(set(req.params) - {p.name for p in comp.interface.input_params})
+            if extra:
+                raise TranslateError(f"binds parameter '{extra[0]}', which component '{comp.name}' does not declare",
+                                     element=element)
             self.templates.append(build_resource_template(name, comp, element))
             self._container_templates[req] = name
             return name

@@ -92,6 +92,11 @@ def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.Pers
     if not ws.get("size"):
         raise TranslateError("the pipeline workspace has no size", element="pipelineConfig.workspace")
     patch = (ws.get("kubernetes") or {}).get("pvcSpecPatch") or {}
+    modes, storage_class = patch.get("accessModes"), patch.get("storageClassName")
+    if modes is not None and not (isinstance(modes, list) and all(isinstance(x, str) for x in modes)):
+        raise TranslateError("accessModes must be a list of strings", element="pipelineConfig.workspace")
+    if storage_class is not None and not isinstance(storage_class, str) or isinstance(ws.get("size"), (dict, list)):
+        raise TranslateError("storageClassName and size must be strings", element="pipelineConfig.workspace")
     unknown = sorted(set(patch) - {"accessModes", "storageClassName"})
     if unknown:
         raise TranslateError(f"unsupported workspace PVC field '{unknown[0]}'", element="pipelineConfig.workspace")
