@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test corpus golden argolint lint-manifests bench-run bench-pods fuzz clean
+.PHONY: install demo test corpus golden argolint lint-manifests bench-run bench-pods fuzz clean e2e-build e2e-up e2e-down e2e
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,13 +52,7 @@ bench-run: install
 bench-pods: install
 	$(BIN)/python benchmarks/pods_per_run.py
 
-## Coverage-guided fuzzing of the loader and the translation (atheris), FUZZ_SECONDS long, at low
-## priority. Findings land in .cache/fuzz/findings; keep fixed ones in tests/fuzz_regressions/.
-FUZZ_SECONDS ?= 300
-FUZZ_FLAGS ?=
-fuzz: install
-	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install --quiet 'atheris>=2.3'
-	nice -n 19 $(BIN)/python fuzz/fuzz_translate.py -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS)
+.PHONY: install demo test corpus golden argolint lint-manifests bench-run bench-pods fuzz clean e2e-build e2e-up e2e-down e2e
 
 clean:
 	rm -rf build tools/argolint/bin .pytest_cache
