@@ -154,7 +154,15 @@ class Resolver:
                 return "{{inputs.parameters.%s}}" % param_name(found.group(1))
             return self._one(match.group(0))
 
-        return _PLACEHOLDER.sub(one, text)
+        out, last = [], 0
+        for match in _PLACEHOLDER.finditer(text):
+            self._literal(text[last : match.start()])  # a stray '{{' is refused, as in string()
+            out.append(text[last : match.start()])
+            out.append(one(match))
+            last = match.end()
+        self._literal(text[last:])
+        out.append(text[last:])
+        return "".join(out)
 
     def _literal(self, text: str) -> str:
         if "{{" in text:
