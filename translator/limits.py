@@ -1,9 +1,17 @@
-"""Bounds on what we read and write, so hostile or accidental input fails fast with a clear error.
+"""Bounds on what we read and write.
 
 Input: a file's size, how far YAML aliases expand it (a 692-byte "billion laughs" document
-expands to gigabytes once anything walks it), and how deep it nests. Output: a manifest the
-Kubernetes API server cannot accept at all (its request body limit) is refused unless the user
-asks for it anyway.
+expands to gigabytes once anything walks it), and how deep it nests: clear errors, fast.
+
+Output, checked on what we write:
+- Argo's workflow controller refuses a Workflow whose JSON exceeds MAX_WORKFLOW_SIZE (default
+  1 MiB, `workflow/packer/packer.go`); only `status.nodes` is ever compressed, never the spec, so
+  a spec over the limit cannot run. A WorkflowTemplate's or CronWorkflow's spec becomes a
+  Workflow's (or its `status.storedWorkflowTemplateSpec`), so the same limit applies.
+- etcd refuses to store an object over its request limit (default 1.5 MiB), whatever the kind.
+  Both are warnings (`size_warnings`).
+- kube-apiserver refuses a request body over 3 MiB: such a manifest is refused unless the user
+  asks for it anyway (`check_output_size`, `--allow-oversize`).
 """
 from __future__ import annotations
 
@@ -11,6 +19,36 @@ import json
 from typing import Any
 
 from .errors import TranslateError
+
+ARGO_MAX = 1024 * 1024
+ETCD_MAX = 1536 * 1024
+
+
+def json_size(manifest: dict[str, Any]) -> int:
+    """Bytes of the object as Go's encoding/json writes it (compact; `<`, `>`, `&` escaped as
+    six-byte `\\u003c` sequences; other text UTF-8)."""
+    text = json.dumps(manifest, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-8")) + 5 * (text.count("<") + text.count(">") + text.count("&"))
+
+
+def size_warnings(manifests: list[dict[str, Any]]) -> list[str]:
+    """One line per manifest over a limit: its size and what to do about it."""
+    out = []
+    for manifest in manifests:
+        size = json_size(manifest)
+        kind = manifest.get("kind", "manifest")
+        meta = manifest.get("metadata") or {}
+        name = meta.get("name") or meta.get("generateName") or ""
+        what = f"{kind} {name}".strip()
+        if size > ETCD_MAX:
+            out.append(f"{what} is {size:,} bytes as JSON, over etcd's 1.5 MiB object limit: the API server will "
+                       "not store it; split the pipeline into smaller pipelines")
+        elif size > ARGO_MAX:
+            out.append(f"{what} is {size:,} bytes as JSON, over Argo's 1 MiB workflow limit (MAX_WORKFLOW_SIZE): "
+                       "the controller will not run it; split the pipeline, or raise MAX_WORKFLOW_SIZE on the "
+                       "workflow controller")
+    return out
+
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 """Largest pipeline file we read (a KFP IR is kilobytes; the output must fit Kubernetes' 1.5 MiB)."""
@@ -74,11 +112,6 @@ def _expanded_size(root: Any, sizes: dict[int, int], source: str) -> int:
             if isinstance(child, (dict, list)) and id(child) not in sizes:
                 stack.append((child, depth + 1, False))
     return sizes[id(root)]
-
-
-def json_size(doc: Any) -> int:
-    """Bytes of the document as the API server receives it (compact JSON)."""
-    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
 def check_output_size(manifests: list[dict[str, Any]], allow: bool = False) -> None:
