@@ -76,8 +76,9 @@ e2e-up: install
 e2e-down:
 	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m e2e.cluster down
 
+## `make e2e E2E_ARGS=...` passes pytest options; KFPT_E2E_CASES / KFPT_E2E_SCENARIOS select a subset.
 e2e: e2e-up
-	$(BIN)/python -m pytest -q e2e/tests; status=$$?; $(MAKE) e2e-down; exit $$status
+	$(BIN)/python -m pytest -q e2e/tests $(E2E_ARGS); status=$$?; $(MAKE) e2e-down; exit $$status
 
 clean:
 	rm -rf build tools/argolint/bin .pytest_cache
