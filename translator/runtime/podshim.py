@@ -111,6 +111,46 @@ def for_argo(text):
         text = B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
     return text + "\n"
 
+# Tekton (spec "engine": "tekton"): results are files under /tekton/results that Tekton passes on
+# as they are, but a value holding a dollar sign would meet Tekton's variable substitution in a
+# later pass and the kubelet's env expansion: such values travel base64 (the receiving shim
+# decodes them). Tekton reports all results of a TaskRun through one termination message of
+# 4096 bytes, Tekton's own data included: the shim checks the budget instead of letting Tekton
+# drop a result.
+ENGINE = "argo"
+TEKTON_RESULT_BUDGET = 3072
+
+def for_tekton(text):
+    if "$" in text or text.startswith(B64_PREFIX):
+        text = B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
+    return text
+
+def for_engine(text):
+    return for_tekton(text) if ENGINE == "tekton" else for_argo(text)
+
+def check_result_budget(spec):
+    # Every result file this task writes, as Tekton's entrypoint reads them (name and value).
+    budget = spec.get("resultBudget", TEKTON_RESULT_BUDGET)
+    paths = [p["argoPath"] for p in spec["outputs"].get("parameters", {}).values()] + \
+        [a["metadataPath"] for a in spec["outputs"].get("artifacts", {}).values()]
+    sizes = dict((os.path.basename(x), os.path.getsize(x)) for x in paths if os.path.isfile(x))
+    total = sum(len(n) + s + 32 for n, s in sizes.items())  # 32: Tekton's JSON framing per result
+    if total > budget:
+        big = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+        raise ShimError("results total about %d bytes, over the %d bytes Tekton can carry "
+                        "(largest: %s)" % (total, budget,
+                                           ", ".join("%s=%d bytes" % kv for kv in big)))
+
+def tekton_final_status(raw, how):
+    # PipelineTaskFinalStatus from the `$(tasks.<t>.status)` words of the units of one group
+    # (Succeeded, Failed, None = not run), joined by commas.
+    words = [w.strip() for w in raw.split(",") if w.strip()]
+    failed = [w for w in words if w == "Failed"]
+    state = "FAILED" if failed else "SKIPPED" if all(w == "None" for w in words) else "SUCCEEDED"
+    error = {"code": 2, "message": "%d of %d tasks failed" % (len(failed), len(words))} if failed else {}
+    return {"error": error, "pipelineJobResourceName": getenv(how.get("runEnv", "")) or "",
+            "pipelineTaskName": how.get("task", ""), "state": state}
+
 def read_text(path):
     with open(path, "rb") as f:  # binary: no newline translation
         return f.read().decode("utf-8", "surrogateescape")
@@ -168,7 +208,9 @@ def build_executor_input(spec):
     for name, p in ins.get("parameters", {}).items():
         raw = getenv(p["env"])  # unset or ABSENT: absent, the function's default applies
         raw = None if raw == ABSENT else raw
-        if raw is not None:
+        if raw is not None and p.get("tektonStatus") is not None:  # Tekton: task status words
+            values[name] = tekton_final_status(raw, p["tektonStatus"])
+        elif raw is not None:
             what = "input parameter %r ($%s)" % (name, p["env"])
             values[name] = conv(p["type"], raw, what)
             if p.get("collected"):  # dsl.Collected: Argo hands over the leaves as strings
@@ -236,7 +278,7 @@ def collect_outputs(outs):
             else:
                 raise ShimError("%s was not produced (no value in %s and no file %s)"
                                 % (what, eo_path, p["outputFile"]))
-            write_text(p["argoPath"], for_argo(canon(p["type"], v)))
+            write_text(p["argoPath"], for_engine(canon(p["type"], v)))
         except ShimError as e:
             errors.append(str(e))
     for name, a in outs.get("artifacts", {}).items():
@@ -250,11 +292,11 @@ def collect_outputs(outs):
                 continue
             write_text(a["path"], "")
         md = produced.get("metadata")
-        write_text(a["metadataPath"], for_argo(json.dumps(md if isinstance(md, dict) else {}, separators=SEP)))
-        write_text(a["digestPath"], for_argo(digest(a["path"])))
+        write_text(a["metadataPath"], for_engine(json.dumps(md if isinstance(md, dict) else {}, separators=SEP)))
+        write_text(a["digestPath"], for_engine(digest(a["path"])))
         if a.get("itemPath"):  # collected out of a loop: where it is stored, and its metadata
             item = dict(key=getenv(a["keyEnv"]) or "", metadata=md if isinstance(md, dict) else {})
-            write_text(a["itemPath"], for_argo(json.dumps(item, separators=SEP)))
+            write_text(a["itemPath"], for_engine(json.dumps(item, separators=SEP)))
     if errors:
         raise ShimError("; ".join(errors))
 
@@ -267,9 +309,11 @@ def killpg(pgid, signum):
 def run(argv):
     if len(argv) < 4 or argv[2] != "--":
         raise ShimError("usage: python3 -c SHIM '<SPEC JSON>' -- COMMAND [ARGS...]")
+    global ENGINE
     try:
         spec = json.loads(argv[1])
         marker, outs = spec["marker"], spec["outputs"]
+        ENGINE = spec.get("engine", "argo")
         for p in list(spec.get("inputs", {}).get("parameters", {}).values()) + \
                 list(outs.get("parameters", {}).values()):
             if p["type"] not in PARAM_TYPES:
@@ -295,6 +339,8 @@ def run(argv):
     if rc != 0:
         return 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell reports
     collect_outputs(outs)
+    if ENGINE == "tekton":
+        check_result_budget(spec)
     return 0
 
 def main():

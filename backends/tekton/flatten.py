@@ -1,0 +1,285 @@
+"""The normalized graph's nested DAGs → one flat list of Tekton pipeline tasks ("units").
+
+A Tekton Pipeline has one level of tasks. Sub-pipelines and condition groups dissolve: their
+inputs become the references their tasks read, their outputs the results of the tasks that
+produce them, a `.after()` on a group waits for every unit inside it, and a condition guards
+every unit inside its group (a false `when` skips only its own task in Tekton, docs/tekton.md).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Union
+
+from translator import graph as g
+from translator.errors import TranslateError
+
+from . import models as t
+from .names import NameTable, param_name, result_name
+from .values import ABSENT, encode, protect
+
+PREFIX_RESULT = "kfpt-prefix"  # where a task's output artifacts are stored (key prefix)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A parameter value as a Tekton param value: literal text or a `$(...)` reference."""
+
+    text: str
+    ptype: str
+    producer: str | None = None  # the unit whose result it reads
+
+
+@dataclass(frozen=True)
+class ArtValue:
+    """An artifact: where it is (a key in the artifact store or an s3:// URI) and its metadata."""
+
+    location: str
+    metadata: str
+    producer: str | None = None
+
+
+Ref = Union[Value, ArtValue]
+
+
+@dataclass
+class Unit:
+    """One Tekton pipeline task: a container component as one task binds it."""
+
+    name: str
+    task: g.Task
+    element: str
+    params: dict[str, Value] = field(default_factory=dict)
+    artifacts: dict[str, ArtValue] = field(default_factory=dict)
+    run_after: set[str] = field(default_factory=set)
+    when: list[t.WhenExpression] = field(default_factory=list)
+    final: bool = False  # an exit handler or ignore_upstream_failure task: Tekton `finally`
+    status_of: tuple[str, ...] = ()  # for a PipelineTaskFinalStatus input: the units it reports on
+    status_input: str | None = None
+    eval_expr: str | None = None  # a condition evaluation unit: the Python expression
+    eval_env: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def component(self) -> g.Component:
+        return self.task.component
+
+
+@dataclass(frozen=True)
+class Scope:
+    element: str  # path of the enclosing DAG task, for names and messages
+    inputs: dict[str, Ref]
+    guards: tuple[t.WhenExpression, ...] = ()
+    after: frozenset[str] = frozenset()
+
+
+class Flattener:
+    def __init__(self, condition_builder) -> None:
+        self.units: list[Unit] = []
+        self.names = NameTable()
+        self.conditions = condition_builder  # backends.tekton.conditions.guard
+
+    # --- entry ---------------------------------------------------------------------------
+    def root(self, pipeline: g.Pipeline) -> dict[str, Ref]:
+        inputs: dict[str, Ref] = {}
+        for p in pipeline.root.interface.input_params:
+            inputs[p.name] = Value(f"$(params.{param_name(p.name)})", p.type)
+        for a in pipeline.root.interface.input_artifacts:
+            inputs[a.name] = ArtValue(f"$(params.{param_name(a.name)})", "{}")
+        assert isinstance(pipeline.root.impl, g.DagImpl)
+        outputs, _ = self.dag(pipeline.root.impl, Scope("", inputs))
+        self._finals()
+        return outputs
+
+    # --- DAGs ----------------------------------------------------------------------------
+    def dag(self, dag: g.DagImpl, scope: Scope) -> tuple[dict[str, Ref], dict[str, set[str]]]:
+        """Flatten one DAG; returns its outputs and the units each of its tasks became."""
+        produced: dict[str, dict[str, Ref]] = {}
+        members: dict[str, set[str]] = {}
+        for task in _topological(dag):
+            path = f"{scope.element}/{task.name}" if scope.element else task.name
+            element = f"task '{path}'"
+            if task.iterator is not None:
+                raise TranslateError("dsl.ParallelFor is not supported by the Tekton backend yet "
+                                     "(docs/tekton.md, 'Not yet mapped')", element=element)
+            after = set(scope.after)
+            for dep in task.after:
+                after |= members.get(dep, set())
+            params, artifacts = self._bindings(task, scope, produced, members, element)
+            if isinstance(task.component.impl, g.DagImpl):
+                guards, guard_after = self._guards(task, params, scope, path, element)
+                inner_inputs: dict[str, Ref] = {**params, **artifacts}
+                sub = Scope(path, inner_inputs, scope.guards + guards, frozenset(after | guard_after))
+                before = len(self.units)
+                outs, _ = self.dag(task.component.impl, sub)
+                members[task.name] = {u.name for u in self.units[before:]}
+                produced[task.name] = outs
+            elif isinstance(task.component.impl, g.ImporterImpl):
+                produced[task.name] = self._importer(task, params, element)
+                members[task.name] = set()
+            else:
+                if task.condition:
+                    raise TranslateError("a condition on a container task is not supported", element=element)
+                unit = Unit(self.names.name(path, path.replace("/", "-")), task, element,
+                            params={k: v for k, v in params.items() if isinstance(v, Value)},
+                            artifacts=artifacts, run_after=set(after), when=list(scope.guards))
+                self._status_input(unit, task, members)
+                self.units.append(unit)
+                members[task.name] = {unit.name}
+                produced[task.name] = self._unit_outputs(unit)
+        outputs: dict[str, Ref] = {}
+        for out in dag.outputs:
+            if len(out.sources) != 1:
+                raise TranslateError("dsl.OneOf is not supported by the Tekton backend yet (docs/tekton.md)",
+                                     element=f"{scope.element or 'pipeline'} output '{out.name}'")
+            src = out.sources[0]
+            outputs[out.name] = produced[src.task][src.output]
+        return outputs, members
+
+    def _bindings(self, task: g.Task, scope: Scope, produced, members, element: str):
+        iface = task.component.interface
+        params: dict[str, Ref] = {}
+        for name, b in task.params:
+            pdef = iface.input_param(name) or g.ParamDef(name, g.STRING)
+            ref = self._param(b, pdef, scope, produced, f"{element} input '{name}'")
+            if ref is not None:
+                params[name] = ref
+        artifacts: dict[str, ArtValue] = {}
+        for name, b in task.artifacts:
+            where = f"{element} artifact '{name}'"
+            if isinstance(b, g.FromInput):
+                ref = scope.inputs.get(b.name)
+            elif isinstance(b, g.FromTask):
+                ref = produced.get(b.task, {}).get(b.output)
+            else:
+                raise TranslateError(f"{type(b).__name__} artifact inputs are not supported", element=where)
+            if ref is None:
+                adef = iface.input_artifact(name)
+                if adef is not None and adef.optional:
+                    continue
+                raise TranslateError("artifact input has no source", element=where)
+            if not isinstance(ref, ArtValue):
+                raise TranslateError("an artifact input is bound to a parameter", element=where)
+            artifacts[name] = ref
+        return params, artifacts
+
+    def _param(self, b: g.Binding, pdef: g.ParamDef, scope: Scope, produced, where: str) -> Ref | None:
+        if isinstance(b, g.Const):
+            if b.value is None:
+                return Value(ABSENT, pdef.type)
+            return Value(protect(encode(b.value, pdef.type)), pdef.type)
+        if isinstance(b, g.FromInput):
+            ref = scope.inputs.get(b.name)
+            if ref is None:
+                return None  # an optional input of the enclosing DAG given no value
+            if isinstance(ref, Value):
+                return Value(ref.text, pdef.type, ref.producer)
+            return ref
+        if isinstance(b, g.FromTask):
+            ref = produced.get(b.task, {}).get(b.output)
+            if ref is None:
+                raise TranslateError(f"reads output '{b.output}' of task '{b.task}', which it does not produce", element=where)
+            return Value(ref.text, pdef.type, ref.producer) if isinstance(ref, Value) else ref
+        if isinstance(b, g.FromTaskStatus):
+            return Value("", g.TASK_FINAL_STATUS)  # filled in by _status_input
+        raise TranslateError("a loop item field outside dsl.ParallelFor", element=where)
+
+    def _guards(self, task, params, scope, path, element):
+        """The `when` entries for every unit of a condition group: direct comparisons, or the
+        outcome of an evaluation unit (itself guarded by the enclosing groups)."""
+        if not task.condition:
+            return (), set()
+        from .conditions import OUTCOME, Evaluation  # conditions imports Value from here
+
+        found = self.conditions(task.condition, params, element)
+        if not isinstance(found, Evaluation):
+            return tuple(found), set()
+        unit = Unit(self.names.name(path + "/condition", path.replace("/", "-") + "-condition"),
+                    task, element, run_after=set(scope.after), when=list(scope.guards),
+                    eval_expr=found.expr, eval_env=dict(found.env))
+        self.units.append(unit)
+        when = t.WhenExpression(input=f"$(tasks.{unit.name}.results.{OUTCOME})", operator="in", values=["true"])
+        return (when,), set()
+
+    def _importer(self, task: g.Task, params: dict[str, Ref], element: str) -> dict[str, Ref]:
+        impl = task.component.impl
+        assert isinstance(impl, g.ImporterImpl)
+        metadata = protect(json.dumps(impl.metadata or {}, separators=(",", ":"), sort_keys=True))
+        if isinstance(impl.uri, g.Const):
+            uri = str(impl.uri.value)
+            location = _store_uri(uri, element)
+        else:
+            ref = params.get(impl.uri.name) if isinstance(impl.uri, g.FromInput) else None
+            if not isinstance(ref, Value):
+                raise TranslateError("the importer's URI has no source", element=element)
+            location = ref.text
+        (out,) = [a.name for a in task.component.interface.output_artifacts] or ["artifact"]
+        return {out: ArtValue(location, metadata)}
+
+    def _unit_outputs(self, unit: Unit) -> dict[str, Ref]:
+        iface = unit.component.interface
+        out: dict[str, Ref] = {}
+        for p in iface.output_params:
+            out[p.name] = Value(f"$(tasks.{unit.name}.results.{result_name(p.name)})", p.type, unit.name)
+        for a in iface.output_artifacts:
+            out[a.name] = ArtValue(f"$(tasks.{unit.name}.results.{PREFIX_RESULT})/{a.name}",
+                                   f"$(tasks.{unit.name}.results.{result_name(a.name + '-metadata')})", unit.name)
+        return out
+
+    def _status_input(self, unit: Unit, task: g.Task, members: dict[str, set[str]]) -> None:
+        """dsl.ExitHandler's exit task and ignore_upstream_failure tasks run as Tekton `finally`
+        tasks (Tekton runs nothing else after a failure); a PipelineTaskFinalStatus input is
+        built by the shim from `$(tasks.<t>.status)` of the units it reports on."""
+        for name, b in task.params:
+            if isinstance(b, g.FromTaskStatus):
+                unit.status_input = name
+                unit.status_of = tuple(sorted(members.get(b.task, set())))
+        if task.run_after_upstream_completed:
+            unit.final = True
+
+    def _finals(self) -> None:
+        finals = {u.name for u in self.units if u.final}
+        for u in self.units:
+            if u.final:
+                u.run_after = set()
+                continue
+            needed = (u.run_after | {v.producer for v in u.params.values() if v.producer}
+                      | {a.producer for a in u.artifacts.values() if a.producer})
+            if needed & finals:
+                bad = sorted(needed & finals)[0]
+                raise TranslateError(f"depends on '{bad}', which runs after upstream failures "
+                                     "(a Tekton finally task, which no task can depend on)", element=u.element)
+
+
+def _store_uri(uri: str, element: str) -> str:
+    """An importer URI the S3 transfer step can read: s3:// (minio:// is S3 too)."""
+    if uri.startswith("minio://"):
+        uri = "s3://" + uri[len("minio://"):]
+    if not uri.startswith("s3://"):
+        raise TranslateError(f"importer URI {uri!r}: the Tekton backend reads artifacts from S3 "
+                             "(s3:// or minio:// URIs) only", element=element)
+    return protect(uri)
+
+
+def _topological(dag: g.DagImpl) -> list[g.Task]:
+    """Producers before consumers, otherwise in the graph's (name) order."""
+    by_name = {task.name: task for task in dag.tasks}
+    order: list[g.Task] = []
+    state: dict[str, int] = {}
+
+    def visit(task: g.Task) -> None:
+        if state.get(task.name) == 2:
+            return
+        if state.get(task.name) == 1:
+            raise TranslateError("the DAG has a cycle", element=f"task '{task.name}'")
+        state[task.name] = 1
+        deps = set(task.after) | {b.task for _, b in task.params + task.artifacts
+                                  if isinstance(b, (g.FromTask, g.FromTaskStatus))}
+        for dep in sorted(deps):
+            if dep in by_name:
+                visit(by_name[dep])
+        state[task.name] = 2
+        order.append(task)
+
+    for task in dag.tasks:
+        visit(task)
+    return order

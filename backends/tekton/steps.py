@@ -1,0 +1,134 @@
+"""The steps of one Tekton task: fetch inputs, run the component, store outputs.
+
+One pod per task, as on Argo. The component's own image runs only the component (wrapped by the
+pod shim for Python components); moving artifacts between the task and the artifact store is
+done by steps we add, in a configurable image with the AWS CLI (`aws s3 cp`), reading the store's
+settings from one Secret (docs/tekton.md, "Artifact store").
+"""
+from __future__ import annotations
+
+import json
+import shlex
+from functools import lru_cache
+from importlib import resources as importlib_resources
+
+from hera.workflows import models as k
+
+from . import models as t
+
+INPUTS_DIR = "/kfp/inputs"
+OUTPUTS_DIR = "/kfp/outputs"
+SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
+RESULTS_DIR = "/tekton/results"
+BUCKET_ENV = "KFP_TRANSLATE_BUCKET"
+
+# Both scripts hold no dollar-parenthesis (Tekton would read it as a variable); values arrive in
+# env, quoted wherever the shell reads them, so no value can become code.
+FETCH = """#!/bin/sh
+set -eu
+# kfp-translate: input artifacts from the artifact store (docs/tekton.md)
+fetch() {
+  case "$1" in s3://*) src="$1" ;; *) src="s3://${KFP_TRANSLATE_BUCKET}/$1" ;; esac
+  mkdir -p "${2%/*}"
+  if ! aws s3 cp --only-show-errors "$src" "$2" 2>/dev/null; then
+    aws s3 cp --only-show-errors --recursive "$src/" "$2"
+  fi
+  if [ ! -e "$2" ] && [ "$3" = required ]; then
+    echo "kfp-translate: input artifact $src not found in the artifact store" >&2
+    exit 1
+  fi
+}
+"""
+
+STORE = """#!/bin/sh
+set -eu
+# kfp-translate: output artifacts to the artifact store, results Tekton passes on (docs/tekton.md)
+put() {
+  dst="s3://${KFP_TRANSLATE_BUCKET}/${KFPT_PREFIX}/$2"
+  if [ -d "$1" ]; then
+    aws s3 cp --only-show-errors --recursive "$1" "$dst"
+  else
+    aws s3 cp --only-show-errors "$1" "$dst"
+  fi
+}
+result() {
+  # a value holding a dollar sign travels base64, as the pod shim writes it (podshim.for_tekton)
+  if grep -q '[$]' "$1" 2>/dev/null || head -c 12 "$1" | grep -q '^__KFP_B64__:'; then
+    { printf '__KFP_B64__:'; base64 "$1" | tr -d '\\n'; } > "$2"
+  else
+    cat "$1" > "$2"
+  fi
+}
+"""
+
+EVAL = """#!/usr/bin/env python3
+# kfp-translate: evaluates one KFP condition (docs/tekton.md, "Conditions")
+import base64, os
+P = "__KFP_B64__:"
+def R(n):
+    v = os.environ[n]
+    for _ in range(2):
+        if v.startswith(P):
+            v = base64.b64decode(v[len(P):]).decode("utf-8", "surrogateescape")
+    return v
+def S(n): return R(n)
+def F(n): return float(R(n).strip())
+def B(n): return R(n).strip() in ("1", "t", "T", "TRUE", "true", "True")
+outcome = bool(%s)
+with open("/tekton/results/outcome", "w") as f:
+    f.write("true" if outcome else "false")
+print("condition:", "true" if outcome else "false")
+"""
+
+
+@lru_cache(maxsize=1)
+def _shim_source() -> str:
+    return importlib_resources.files("translator.runtime").joinpath("podshim.py").read_text(encoding="utf-8")
+
+
+def shim_command(spec: dict) -> list[str]:
+    """The command that runs the pod shim. Kept in one place: the shim's delivery (inline here)
+    is expected to move to one copy per manifest."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return ["python3", "-c", _shim_source().replace("$", "$$"), text.replace("$", "$$"), "--"]
+
+
+def store_env(secret: str) -> list[k.EnvFromSource]:
+    return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))]
+
+
+def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]]) -> t.Step:
+    """artifacts: (input name, Tekton reference to its location, required)."""
+    env = [k.EnvVar(name=f"KFPT_A_{i}", value=loc) for i, (_, loc, _) in enumerate(artifacts)]
+    lines = [f'fetch "$KFPT_A_{i}" {shlex.quote(f"{INPUTS_DIR}/{name}")} {"required" if req else "optional"}'
+             for i, (name, _, req) in enumerate(artifacts)]
+    return t.Step(name="kfpt-fetch", image=image, script=FETCH + "\n".join(lines) + "\n",
+                  env=env, env_from=store_env(secret))
+
+
+def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
+               metadata_results: list[str]) -> t.Step:
+    """artifacts: output names to upload; results: (file, result name) to copy (container
+    components); metadata_results: `{}` for artifacts whose metadata no shim wrote."""
+    lines = [f"put {shlex.quote(f'{OUTPUTS_DIR}/{a}')} {shlex.quote(a)}" for a in artifacts]
+    if artifacts:
+        lines.append(f"printf '%s' \"$KFPT_PREFIX\" > {RESULTS_DIR}/kfpt-prefix")
+    lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name}" for src, name in results]
+    lines += [f"printf '{{}}' > {RESULTS_DIR}/{name}" for name in metadata_results]
+    env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else None
+    return t.Step(name="kfpt-store", image=image, script=STORE + "\n".join(lines) + "\n",
+                  env=env, env_from=store_env(secret) if artifacts else None)
+
+
+def eval_step(image: str, expr: str, env: dict[str, str]) -> t.Step:
+    return t.Step(name="evaluate", image=image, script=EVAL % expr,
+                  env=[k.EnvVar(name=n, value=v) for n, v in sorted(env.items())])
+
+
+def io_volumes() -> tuple[list[k.Volume], list[k.VolumeMount]]:
+    """Inputs and outputs live in emptyDirs every step mounts (writable whatever the user)."""
+    vols = [k.Volume(name="kfp-inputs", empty_dir=k.EmptyDirVolumeSource()),
+            k.Volume(name="kfp-outputs", empty_dir=k.EmptyDirVolumeSource())]
+    mounts = [k.VolumeMount(name="kfp-inputs", mount_path=INPUTS_DIR),
+              k.VolumeMount(name="kfp-outputs", mount_path=OUTPUTS_DIR)]
+    return vols, mounts

@@ -1,0 +1,267 @@
+"""One flattened unit → one Tekton pipeline task with its embedded Task spec."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from hera.workflows import models as k
+
+from backends.argo.container import accelerator_resource
+from backends.argo.platform import pod_settings
+from translator import graph as g
+from translator.errors import TranslateError
+
+from . import models as t
+from . import steps as s
+from .conditions import OUTCOME
+from .flatten import PREFIX_RESULT, Unit
+from .names import param_name, result_name
+from .placeholders import Resolver, TEKTON_VAR, location_param, metadata_param
+from .values import B64_PREFIX, encode
+
+EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
+WORKSPACE = "kfp-workspace"
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    artifact_store: str  # Secret with the S3 settings (docs/tekton.md)
+    key_prefix: str
+    transfer_image: str
+    python_image: str
+    workspace: bool = False
+
+
+@dataclass
+class Built:
+    task: t.PipelineTask
+    run_spec: t.PipelineTaskRunSpec | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def build(unit: Unit, opts: TaskOptions) -> Built:
+    if unit.eval_expr is not None:
+        return _eval_task(unit, opts)
+    impl = unit.component.impl
+    assert isinstance(impl, g.ContainerImpl)
+    iface = unit.component.interface
+    element = unit.element
+    if unit.status_input and not unit.final:
+        raise TranslateError("PipelineTaskFinalStatus outside an exit handler", element=element)
+    param_specs: list[t.ParamSpec] = []
+    params: list[t.Param] = []
+    for name, value in sorted(unit.params.items()):
+        pdef = iface.input_param(name)
+        ptype = pdef.type if pdef else g.STRING
+        param_specs.append(t.ParamSpec(name=param_name(name), description=f"KFP {ptype}"))
+        text = value.text
+        if name == unit.status_input:
+            text = ",".join(f"$(tasks.{u}.status)" for u in unit.status_of) or "None"
+        params.append(t.Param(name=param_name(name), value=text))
+    python = impl.is_python_function
+    if not python:  # container components read unbound inputs' defaults through placeholders
+        for p in iface.input_params:
+            if p.name not in unit.params and p.has_default and p.default is not None:
+                param_specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}",
+                                               default=encode(p.default, p.type)))
+    fetch: list[tuple[str, str, bool]] = []
+    for name, art in sorted(unit.artifacts.items()):
+        adef = iface.input_artifact(name)
+        if adef is not None and adef.is_list:
+            raise TranslateError(f"artifact list input '{name}' (dsl.Collected) is not supported on Tekton yet",
+                                 element=element)
+        for pname, value in ((location_param(name), art.location), (metadata_param(name), art.metadata)):
+            param_specs.append(t.ParamSpec(name=pname))
+            params.append(t.Param(name=pname, value=value))
+        fetch.append((name, f"$(params.{location_param(name)})", not (adef and adef.optional)))
+    resolver = Resolver(params={n for n in unit.params} | {p.name for p in iface.input_params if p.has_default},
+                        artifacts=set(unit.artifacts), output_params={p.name for p in iface.output_params},
+                        output_artifacts={a.name for a in iface.output_artifacts}, element=element,
+                        task_name=unit.task.name)
+    if python:
+        resolver.params = set(unit.params)
+    settings = _settings(unit, resolver)
+    main = _main_step(unit, impl, resolver, settings, python)
+    results = [t.TaskResult(name=result_name(p.name), description=f"KFP {p.type}") for p in iface.output_params]
+    results += [t.TaskResult(name=result_name(a.name + "-metadata")) for a in iface.output_artifacts]
+    if iface.output_artifacts:
+        results.append(t.TaskResult(name=PREFIX_RESULT, description="artifact store key prefix of the outputs"))
+    steps = []
+    if fetch:
+        steps.append(s.fetch_step(opts.transfer_image, opts.artifact_store, fetch))
+    steps.append(main)
+    copies = [] if python else [(f"{s.OUTPUTS_DIR}/{p.name}", result_name(p.name)) for p in iface.output_params]
+    meta = [] if python else [result_name(a.name + "-metadata") for a in iface.output_artifacts]
+    if iface.output_artifacts or copies:
+        prefix = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}/$(context.taskRun.name)"
+        steps.append(s.store_step(opts.transfer_image, opts.artifact_store, prefix,
+                                  [a.name for a in iface.output_artifacts], copies, meta))
+    vols, mounts = s.io_volumes()
+    vols += settings.volumes
+    spec = t.EmbeddedTask(
+        metadata=_metadata(settings),
+        params=param_specs or None,
+        results=results or None,
+        step_template=t.StepTemplate(volume_mounts=mounts),
+        steps=steps,
+        volumes=vols,
+        workspaces=[t.WorkspaceDeclaration(name=WORKSPACE, mount_path="/kfp-workspace")] if opts.workspace else None,
+    )
+    task = t.PipelineTask(
+        name=unit.name,
+        display_name=unit.task.display_name if unit.task.display_name != unit.task.name else None,
+        task_spec=spec,
+        params=params or None,
+        when=unit.when or None,
+        run_after=sorted(unit.run_after) or None,
+        retries=unit.task.retry.max_retry_count if unit.task.retry else None,
+        timeout=f"{int(settings.active_deadline_seconds.root)}s" if settings.active_deadline_seconds else None,
+        workspaces=[t.WorkspacePipelineTaskBinding(name=WORKSPACE, workspace=WORKSPACE)] if opts.workspace else None,
+    )
+    return Built(task, _run_spec(unit.name, settings))
+
+
+def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool) -> t.Step:
+    env = [k.EnvVar(name=n, value=resolver.string(v)) for n, v in impl.env]
+    if python:
+        spec, shim_env = _shim_spec(unit)
+        env += shim_env
+        command = s.shim_command(spec) + [_python_part(x, resolver) for x in impl.command]
+        args = [EXECUTOR_INPUT_MARKER if x == "{{$}}" else _python_part(x, resolver) for x in impl.args]
+    else:
+        command = resolver.argv(impl.command)
+        args = resolver.argv(impl.args)
+    env += settings.env
+    return t.Step(
+        name="main",
+        image=impl.image,
+        command=command or None,
+        args=args or None,
+        env=env or None,
+        env_from=settings.env_from or None,
+        compute_resources=_resources(impl.resources, settings, unit.element),
+        volume_mounts=settings.volume_mounts or None,
+        image_pull_policy=settings.image_pull_policy,
+    )
+
+
+def _python_part(text: str, resolver: Resolver) -> str:
+    """User code and KFP's own command: base64 when Tekton could read a variable in it (the
+    shim decodes argv), else kubelet-escaped."""
+    if "{{$." in text:
+        return resolver.string(text)
+    if "$(" in text or text.startswith(B64_PREFIX):
+        import base64
+
+        return B64_PREFIX + base64.b64encode(text.encode()).decode()
+    return text.replace("$", "$$")
+
+
+def _shim_spec(unit: Unit) -> tuple[dict, list[k.EnvVar]]:
+    iface = unit.component.interface
+    env: list[k.EnvVar] = []
+    in_params: dict = {}
+    for i, name in enumerate(sorted(n for n in unit.params if iface.input_param(n))):
+        var = f"KFPT_P_{i}"
+        entry: dict = {"type": iface.input_param(name).type, "env": var}
+        if name == unit.status_input:
+            entry["tektonStatus"] = {"task": "", "runEnv": "KFPT_RUN"}
+            env.append(k.EnvVar(name="KFPT_RUN", value="$(context.pipelineRun.name)"))
+        in_params[name] = entry
+        env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
+    in_arts: dict = {}
+    for i, name in enumerate(sorted(unit.artifacts)):
+        a = iface.input_artifact(name)
+        var = f"KFPT_M_{i}"
+        in_arts[name] = {"schemaTitle": a.schema_title, "schemaVersion": a.schema_version,
+                         "path": f"{s.INPUTS_DIR}/{name}", "metadataEnv": var, "isList": a.is_list}
+        env.append(k.EnvVar(name=var, value=f"$(params.{metadata_param(name)})"))
+    spec = {
+        "version": 1,
+        "engine": "tekton",
+        "marker": EXECUTOR_INPUT_MARKER,
+        "inputs": {"parameters": in_params, "artifacts": in_arts},
+        "outputs": {
+            "parameters": {p.name: {"type": p.type, "outputFile": f"{s.OUTPUTS_DIR}/{p.name}",
+                                    "argoPath": f"{s.RESULTS_DIR}/{result_name(p.name)}"}
+                           for p in iface.output_params},
+            "artifacts": {a.name: {"schemaTitle": a.schema_title, "schemaVersion": a.schema_version,
+                                   "path": f"{s.OUTPUTS_DIR}/{a.name}",
+                                   "metadataPath": f"{s.RESULTS_DIR}/{result_name(a.name + '-metadata')}",
+                                   "digestPath": f"{s.SHIM_DIR}/artifacts/{a.name}.digest"}
+                          for a in iface.output_artifacts},
+            "executorOutput": f"{s.SHIM_DIR}/executor/executor_output.json",
+        },
+    }
+    return spec, env
+
+
+def _resources(res: g.Resources, settings, element: str) -> k.ResourceRequirements | None:
+    requests: dict[str, k.Quantity] = {}
+    limits: dict[str, k.Quantity] = {}
+    for target, key, value in ((requests, "cpu", res.cpu_request), (requests, "memory", res.memory_request),
+                               (limits, "cpu", res.cpu_limit), (limits, "memory", res.memory_limit)):
+        if value:
+            if "{{$" in value:
+                raise TranslateError("a resource chosen at run time is not supported on Tekton "
+                                     "(Tekton does not substitute parameters in computeResources)", element=element)
+            target[key] = k.Quantity(value)
+    if res.accelerator_type:
+        if "{{$" in res.accelerator_type or "{{$" in (res.accelerator_count or ""):
+            raise TranslateError("an accelerator chosen at run time is not supported on Tekton", element=element)
+        name, selector = accelerator_resource(res.accelerator_type)
+        limits[name] = k.Quantity(res.accelerator_count or "1")
+        if selector:
+            settings.node_selector.setdefault(*selector)
+    if not requests and not limits:
+        return None
+    return k.ResourceRequirements(requests=requests or None, limits=limits or None)
+
+
+def _settings(unit: Unit, resolver: Resolver):
+    """kfp-kubernetes settings, mapped as on Argo (backends/argo/platform.py); a value chosen at
+    run time would need Tekton to substitute in the pod template, which it does not."""
+    settings = pod_settings(unit.task.platform, resolver)
+    dumped = json.dumps([x.model_dump(mode="json", exclude_none=True) for x in settings.env + settings.volumes])
+    if settings.raw_patches or settings.container_patch or "{{" in dumped or TEKTON_VAR.search(dumped) or any(
+            "{{" in json.dumps(v) for v in (settings.pod_patch, settings.node_selector)):
+        raise TranslateError("a kfp-kubernetes setting chosen at run time is not supported on Tekton yet",
+                             element=unit.element)
+    return settings
+
+
+def _metadata(settings) -> dict | None:
+    meta = {}
+    if settings.labels:
+        meta["labels"] = dict(settings.labels)
+    if settings.annotations:
+        meta["annotations"] = dict(settings.annotations)
+    return meta or None
+
+
+def _run_spec(name: str, settings) -> t.PipelineTaskRunSpec | None:
+    pull = settings.pod_patch.get("imagePullSecrets")
+    template = t.PodTemplate(
+        node_selector=dict(settings.node_selector) or None,
+        tolerations=settings.tolerations or None,
+        affinity=settings.affinity,
+        security_context=settings.security_context,
+        image_pull_secrets=[k.LocalObjectReference(name=p["name"]) for p in pull] if pull else None,
+    )
+    if template == t.PodTemplate():
+        return None
+    return t.PipelineTaskRunSpec(pipeline_task_name=name, pod_template=template)
+
+
+def _eval_task(unit: Unit, opts: TaskOptions) -> Built:
+    param_specs, params, env = [], [], {}
+    for var, value in sorted(unit.eval_env.items()):
+        pname = var.lower().replace("_", "-")
+        param_specs.append(t.ParamSpec(name=pname))
+        params.append(t.Param(name=pname, value=value.text))
+        env[var] = f"$(params.{pname})"
+    spec = t.EmbeddedTask(params=param_specs or None, results=[t.TaskResult(name=OUTCOME)],
+                          steps=[s.eval_step(opts.python_image, unit.eval_expr, env)])
+    task = t.PipelineTask(name=unit.name, task_spec=spec, params=params or None, when=unit.when or None,
+                          run_after=sorted(unit.run_after) or None)
+    return Built(task)
