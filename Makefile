@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods clean
+.PHONY: install demo test golden argolint tektonlint lint-manifests bench-run bench-pods clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,16 +27,20 @@ test: install
 
 ## Regenerate every golden manifest after an intended change; review the diff before committing.
 golden: install
-	KFP_TRANSLATE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
+	KFP_TRANSLATE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py tests/test_tekton_golden.py
 
 ## Build the Go helper that runs Argo's own offline lint.
 argolint:
 	cd tools/argolint && go build -trimpath -o bin/argolint .
 
+## Build the Go helper that runs Tekton Pipelines' own validation (tools/tektonlint).
+tektonlint:
+	cd tools/tektonlint && go build -trimpath -o bin/tektonlint .
+
 ## Lint every golden manifest with Argo's own validation code (required pipeline parameters get
 ## a placeholder value, as `argo submit -p` would give), plus the broken-manifest checks.
-lint-manifests: install argolint
-	$(BIN)/python -m pytest -q tests/test_lint_goldens.py tests/test_lint.py
+lint-manifests: install argolint tektonlint
+	$(BIN)/python -m pytest -q tests/test_lint_goldens.py tests/test_lint.py tests/test_tektonlint.py
 
 ## Per-step overhead of `translate run` against kfp.local (rewrites benchmarks/RESULTS.md).
 bench-run: install
@@ -47,4 +51,4 @@ bench-pods: install
 	$(BIN)/python benchmarks/pods_per_run.py
 
 clean:
-	rm -rf build tools/argolint/bin .pytest_cache
+	rm -rf build tools/argolint/bin tools/tektonlint/bin .pytest_cache

@@ -8,6 +8,7 @@ every unit inside its group (a false `when` skips only its own task in Tekton, d
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -18,7 +19,17 @@ from . import models as t
 from .names import NameTable, param_name, result_name
 from .values import ABSENT, encode, protect
 
-PREFIX_RESULT = "kfpt-prefix"  # where a task's output artifacts are stored (key prefix)
+PREFIX_RESULT = "kfpt-prefix"
+_PARAM_PLACEHOLDER = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
+# KFP's run-level placeholders (the pod placeholders module holds the same table).
+RUN_PLACEHOLDERS = {
+    "{{$.pipeline_job_name}}": "$(context.pipelineRun.name)",
+    "{{$.pipeline_job_resource_name}}": "$(context.pipelineRun.name)",
+    "{{$.pipeline_job_uuid}}": "$(context.pipelineRun.uid)",
+    "{{$.pipeline_task_uuid}}": "$(context.taskRun.uid)",
+    "{{$.workspace_path}}": "/kfp-workspace",
+}
+TEKTON_VAR = re.compile(r"\$\((params|context|tasks|workspaces|results|steps|step|artifacts|inputs|outputs)[.\[]")  # where a task's output artifacts are stored (key prefix)
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,9 @@ class Flattener:
             ref = self._param(b, pdef, scope, produced, f"{element} input '{name}'")
             if ref is not None:
                 params[name] = ref
+        for name, b in task.params:
+            if isinstance(b, g.Const) and isinstance(b.value, str) and "{{$" in b.value:
+                params[name] = self._interpolate(b.value, task, params, f"{element} input '{name}'")
         artifacts: dict[str, ArtValue] = {}
         for name, b in task.artifacts:
             where = f"{element} artifact '{name}'"
@@ -182,6 +196,30 @@ class Flattener:
         if isinstance(b, g.FromTaskStatus):
             return Value("", g.TASK_FINAL_STATUS)  # filled in by _status_input
         raise TranslateError("a loop item field outside dsl.ParallelFor", element=where)
+
+    def _interpolate(self, text: str, task: g.Task, params: dict[str, Ref], where: str) -> Value:
+        """KFP f-strings over channels arrive as constants holding placeholders of the task's
+        other inputs: the Tekton value splices in their references (literal `$` kubelet-escaped,
+        as the value reaches the pod through env or args)."""
+        out = []
+        producer = None
+        for piece in re.split(r"(\{\{\$[^{}]*\}\})", text):
+            found = _PARAM_PLACEHOLDER.match(piece)
+            if not piece.startswith("{{$"):
+                if TEKTON_VAR.search(piece):
+                    raise TranslateError("a constant spells a Tekton variable, which Tekton would substitute", element=where)
+                out.append(piece.replace("$", "$$"))
+            elif piece == "{{$.pipeline_task_name}}":
+                out.append(task.display_name)
+            elif piece in RUN_PLACEHOLDERS:
+                out.append(RUN_PLACEHOLDERS[piece])
+            elif found and isinstance(params.get(found.group(1)), Value) and not isinstance(task.param(found.group(1)), g.Const):
+                ref = params[found.group(1)]
+                out.append(ref.text)
+                producer = producer or ref.producer
+            else:
+                raise TranslateError(f"unsupported placeholder {piece} in a constant", element=where)
+        return Value("".join(out), g.STRING, producer)
 
     def _guards(self, task, params, scope, path, element):
         """The `when` entries for every unit of a condition group: direct comparisons, or the

@@ -6,23 +6,13 @@ the same local paths as on Argo for artifacts and output files (docs/design.md).
 """
 from __future__ import annotations
 
-import re
-
 from backends.argo import placeholders as argo_ph
 from translator.errors import TranslateError
 
+from .flatten import RUN_PLACEHOLDERS, TEKTON_VAR  # noqa: F401  (TEKTON_VAR: literals that spell a Tekton variable)
 from .names import param_name
 from .steps import INPUTS_DIR, OUTPUTS_DIR
 
-RUN_PLACEHOLDERS = {
-    "{{$.pipeline_job_name}}": "$(context.pipelineRun.name)",
-    "{{$.pipeline_job_resource_name}}": "$(context.pipelineRun.name)",
-    "{{$.pipeline_job_uuid}}": "$(context.pipelineRun.uid)",
-    "{{$.pipeline_task_uuid}}": "$(context.taskRun.uid)",
-    "{{$.workspace_path}}": "/kfp-workspace",
-}
-# Tekton variables a literal could spell; the kubelet's `$$` escape does not hide them from Tekton.
-TEKTON_VAR = re.compile(r"\$\((params|context|tasks|workspaces|results|steps|step|artifacts|inputs|outputs)[.\[]")
 
 
 def metadata_param(artifact: str) -> str:
