@@ -52,11 +52,19 @@ put() {
   fi
 }
 result() {
-  # a value holding a dollar sign travels base64, as the pod shim writes it (podshim.for_tekton)
-  if grep -q '[$]' "$1" 2>/dev/null || head -c 12 "$1" | grep -q '^__KFP_B64__:'; then
-    { printf '__KFP_B64__:'; base64 "$1" | tr -d '\\n'; } > "$2"
+  # one trailing newline dropped, as Argo's executor and KFP's launcher read output files
+  src="$1"
+  if [ -s "$src" ] && tail -c 1 "$src" | od -An -c | grep -q '[\\]n'; then
+    mkdir -p /kfp/outputs/.kfp/results
+    head -c -1 "$src" > "/kfp/outputs/.kfp/results/$3"
+    src="/kfp/outputs/.kfp/results/$3"
+  fi
+  # the rule of podshim.for_tekton: dollar-parenthesis or our prefix: base64; else every dollar
+  # doubled (the kubelet halves them in the consumer's env and args)
+  if grep -q '[$][(]' "$src" 2>/dev/null || head -c 12 "$src" | grep -q '^__KFP_B64__:'; then
+    { printf '__KFP_B64__:'; base64 "$src" | tr -d '\\n'; } > "$2"
   else
-    cat "$1" > "$2"
+    sed 's/[$]/$$/g' "$src" > "$2"
   fi
 }
 """
@@ -113,7 +121,7 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
     lines = [f"put {shlex.quote(f'{OUTPUTS_DIR}/{a}')} {shlex.quote(a)}" for a in artifacts]
     if artifacts:
         lines.append(f"printf '%s' \"$KFPT_PREFIX\" > {RESULTS_DIR}/kfpt-prefix")
-    lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name}" for src, name in results]
+    lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name} {name}" for src, name in results]
     lines += [f"printf '{{}}' > {RESULTS_DIR}/{name}" for name in metadata_results]
     env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else None
     return t.Step(name="kfpt-store", image=image, script=STORE + "\n".join(lines) + "\n",

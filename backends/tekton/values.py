@@ -2,9 +2,8 @@
 
 Canonical encoding as on Argo (docs/design.md): an int is `3`, a double `0.5`, lists and dicts
 compact JSON. Tekton substitutes `$(...)` variables in several passes (pipeline parameters,
-then contexts and results) and the kubelet expands `$(VAR)` and `$$` in env values: a constant
-holding `$` travels as `__KFP_B64__:<base64>`, which the pod shim decodes, exactly as values
-the shim itself produces do (podshim.for_tekton).
+then contexts and results) and the kubelet expands `$(VAR)` and `$$` in env values and args:
+see `protect`, the rule values the pod shim produces follow too (podshim.for_tekton).
 """
 from __future__ import annotations
 
@@ -42,11 +41,13 @@ def encode(value: Any, ptype: str) -> str:
 
 
 def protect(text: str) -> str:
-    """A constant on its way into a Tekton parameter: base64 when Tekton or the kubelet would
-    read part of it."""
-    if "$" in text or text.startswith(B64_PREFIX):
+    """A constant on its way into a Tekton parameter, which Tekton substitutes into env values
+    or args, where the kubelet expands `$(VAR)` and turns `$$` into `$`: every `$` doubled
+    arrives exactly; text that spells `$(` travels base64 (a later Tekton pass could read it
+    as a variable), as do values that already look encoded. Same rule as podshim.for_tekton."""
+    if "$(" in text or text.startswith(B64_PREFIX):
         return B64_PREFIX + base64.b64encode(text.encode()).decode()
-    return text
+    return text.replace("$", "$$")
 
 
 def kube_escape(text: str) -> str:

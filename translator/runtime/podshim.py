@@ -112,18 +112,18 @@ def for_argo(text):
     return text + "\n"
 
 # Tekton (spec "engine": "tekton"): results are files under /tekton/results that Tekton passes on
-# as they are, but a value holding a dollar sign would meet Tekton's variable substitution in a
-# later pass and the kubelet's env expansion: such values travel base64 (the receiving shim
-# decodes them). Tekton reports all results of a TaskRun through one termination message of
+# as they are into env values and args, where the kubelet turns a double dollar into one and
+# expands dollar-parenthesis references: every dollar is doubled, and a value spelling
+# dollar-parenthesis (which a later Tekton pass could read as a variable) travels base64. Tekton reports all results of a TaskRun through one termination message of
 # 4096 bytes, Tekton's own data included: the shim checks the budget instead of letting Tekton
 # drop a result.
 ENGINE = "argo"
 TEKTON_RESULT_BUDGET = 3072
 
 def for_tekton(text):
-    if "$" in text or text.startswith(B64_PREFIX):
-        text = B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
-    return text
+    if "$(" in text or text.startswith(B64_PREFIX):
+        return B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
+    return text.replace("$", "$$")
 
 def for_engine(text):
     return for_tekton(text) if ENGINE == "tekton" else for_argo(text)
