@@ -11,11 +11,16 @@ machine (the real controller runs it in e2e/). What it reproduces, and where it 
 * `when` with `in` / `notin`; a task whose params read a missing result is skipped; a false
   `when` skips only its own task; `finally` tasks run after all others with `$(tasks.t.status)`.
 * Steps run in order, each a subprocess; the first failing step fails the task.
+* `matrix` (params or include): one TaskRun per combination, named `<run>-<task>-<i>`; a
+  matrixed task's string results aggregate into `$(tasks.t.results.r[*])` sorted by TaskRun
+  name *as text* (-0, -1, -10, -2, ...), TaskRuns without the result left out, as Tekton's
+  reconciler does (pipelinerunresolution.go).
 
 Absolute paths of the pod (/kfp, /tekton/results) are mapped into a per-task sandbox directory.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -25,8 +30,19 @@ from pathlib import Path
 _VAR = re.compile(r"\$\(([^()]*)\)")
 
 
-def tekton_subst(text: str, values: dict[str, str]) -> str:
-    return _VAR.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+def tekton_subst(text: str, values: dict) -> str:
+    def one(m: re.Match) -> str:
+        v = values.get(m.group(1))
+        return v if isinstance(v, str) else m.group(0)
+
+    return _VAR.sub(one, text)
+
+
+def whole_array(text: str, values: dict) -> list[str] | None:
+    """`$(x[*])` standing alone is replaced by the array's elements (ApplyArrayReplacements)."""
+    m = _VAR.fullmatch(text)
+    v = values.get(m.group(1)) if m else None
+    return v if isinstance(v, list) else None
 
 
 def kubelet_expand(text: str, mapping: dict[str, str]) -> str:
@@ -54,7 +70,7 @@ def kubelet_expand(text: str, mapping: dict[str, str]) -> str:
 @dataclass
 class TaskOutcome:
     status: str  # Succeeded, Failed, None (skipped)
-    results: dict[str, str] = field(default_factory=dict)
+    results: dict = field(default_factory=dict)  # name -> value, or the aggregated list of a matrix
     logs: str = ""
 
 
@@ -83,18 +99,22 @@ class Harness:
         out = dict(values)
         for name, o in self.outcomes.items():
             for r, v in o.results.items():
-                out[f"tasks.{name}.results.{r}"] = v
+                if isinstance(v, list):
+                    out[f"tasks.{name}.results.{r}[*]"] = v
+                else:
+                    out[f"tasks.{name}.results.{r}"] = v
+                    if v.startswith("["):  # an array result
+                        out[f"tasks.{name}.results.{r}[*]"] = json.loads(v)
         return out
 
     def _task(self, task: dict, values: dict[str, str]) -> TaskOutcome:
         pvalues = self._pipeline_values(values)
         params = {}
         for p in task.get("params", []):
-            text = tekton_subst(p["value"], pvalues)
-            if _VAR.search(p["value"]) and any(m.group(1).startswith("tasks.") and m.group(1) not in pvalues
-                                               for m in _VAR.finditer(p["value"])):
+            if isinstance(p["value"], str) and any(m.group(1).startswith("tasks.") and m.group(1) not in pvalues
+                                                   for m in _VAR.finditer(p["value"])):
                 return TaskOutcome("None", logs="skipped: results were missing")
-            params[p["name"]] = text
+            params[p["name"]] = self._value(p["value"], pvalues)
         for w in task.get("when", []):
             ref = w["input"]
             if any(m.group(1).startswith("tasks.") and m.group(1) not in pvalues for m in _VAR.finditer(ref)):
@@ -102,15 +122,48 @@ class Harness:
             got = tekton_subst(ref, pvalues)
             if (got in w["values"]) != (w["operator"] == "in"):
                 return TaskOutcome("None", logs=f"skipped: when {got!r} {w['operator']} {w['values']}")
+        combos = self._combinations(task.get("matrix"), pvalues)
+        if combos is None:
+            return self._taskrun(task, params, task["name"], f"{self.run_name}-{task['name']}")
+        runs = {f"{self.run_name}-{task['name']}-{i}": self._taskrun(task, {**params, **combo}, f"{task['name']}-{i}",
+                                                                      f"{self.run_name}-{task['name']}-{i}")
+                for i, combo in enumerate(combos)}
+        if not runs:
+            return TaskOutcome("None", logs="skipped: empty matrix")
+        results: dict = {}
+        for run_name in sorted(runs):  # by TaskRun name, as text
+            for r, v in runs[run_name].results.items():
+                results.setdefault(r, []).append(v)
+        status = "Failed" if any(o.status == "Failed" for o in runs.values()) else "Succeeded"
+        return TaskOutcome(status, results, "\n".join(f"=== {n}\n{o.logs}" for n, o in sorted(runs.items())))
+
+    def _value(self, value, pvalues):
+        if isinstance(value, list):
+            return [tekton_subst(x, pvalues) for x in value]
+        array = whole_array(value, pvalues)
+        return array if array is not None else tekton_subst(value, pvalues)
+
+    def _combinations(self, matrix, pvalues):
+        if not matrix:
+            return None
+        if "include" in matrix:
+            return [{p["name"]: tekton_subst(p["value"], pvalues) for p in entry["params"]} for entry in matrix["include"]]
+        combos = [{}]
+        for p in matrix["params"]:
+            items = self._value(p["value"], pvalues)
+            combos = [{**c, p["name"]: x} for c in combos for x in items]
+        return combos
+
+    def _taskrun(self, task: dict, params: dict, sandbox_name: str, taskrun_name: str) -> TaskOutcome:
         ts = task["taskSpec"]
         for ps in ts.get("params", []):
             if ps["name"] not in params and "default" in ps:
                 params[ps["name"]] = ps["default"]
-        sandbox = self.root / task["name"]
+        sandbox = self.root / sandbox_name
         results_dir = sandbox / "tekton-results"
         results_dir.mkdir(parents=True)
-        tvalues = {f"params.{k}": v for k, v in params.items()}
-        tvalues.update({"context.pipelineRun.name": self.run_name, "context.taskRun.name": f"{self.run_name}-{task['name']}",
+        tvalues = {f"params.{k}" + ("[*]" if isinstance(v, list) else ""): v for k, v in params.items()}
+        tvalues.update({"context.pipelineRun.name": self.run_name, "context.taskRun.name": taskrun_name,
                         "context.pipelineRun.uid": "uid-" + self.run_name, "context.taskRun.uid": "uid-" + task["name"]})
         logs = []
         for i, step in enumerate(ts["steps"]):
@@ -148,8 +201,11 @@ class Harness:
             script.chmod(0o755)
             argv = [str(script)]
         else:
-            argv = [kubelet_expand(self._remap(tekton_subst(x, tvalues), sandbox), defined)
-                    for x in step.get("command", []) + step.get("args", [])]
+            argv = []
+            for x in step.get("command", []) + step.get("args", []):
+                parts = whole_array(x, tvalues)
+                for part in parts if parts is not None else [tekton_subst(x, tvalues)]:
+                    argv.append(kubelet_expand(self._remap(part, sandbox), defined))
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, cwd=sandbox)
         return proc.returncode, proc.stdout + proc.stderr
 

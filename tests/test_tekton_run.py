@@ -8,6 +8,7 @@ Expected values are computed from the inputs here, never copied from a run's out
 
 import base64
 import copy
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -166,3 +167,64 @@ def test_exit_handler_runs_as_finally_with_the_group_status(harness):
     out2 = run2.run(bad)
     assert out2["exit-handler-1-produce"].status == "Failed"
     assert out2["report"].results["Output"] == "FAILED", out2["report"].logs
+
+
+@dsl.component(base_image="python:3.12")
+def make_list(n: int) -> list:
+    return [{"v": i * 10, "tag": "t$%d" % i} for i in range(n)]
+
+
+@dsl.component(base_image="python:3.12")
+def square(x: int) -> int:
+    return x * x
+
+
+@dsl.component(base_image="python:3.12")
+def add_one(x: int, data: Output[Dataset]) -> int:
+    with open(data.path, "w") as f:
+        f.write(str(x))
+    return x + 1
+
+
+@dsl.component(base_image="python:3.12")
+def tag_line(tag: str, base: int, data: Input[Dataset]) -> str:
+    with open(data.path) as f:
+        return "%s:%d:%s" % (tag, base, f.read())
+
+
+@dsl.component(base_image="python:3.12")
+def as_json(xs: list) -> str:
+    import json
+
+    return json.dumps(xs)
+
+
+@dsl.pipeline(name="tekton-loops")
+def loops(n: int = 12):
+    with dsl.ParallelFor(list(range(12))) as i:  # 12 TaskRuns: Tekton aggregates -0, -1, -10, -11, -2, ...
+        sq = square(x=i)
+    as_json(xs=dsl.Collected(sq.output)).set_display_name("squares")
+    items = make_list(n=n)
+    with dsl.ParallelFor(items.output) as item:  # a run-time list of dicts, fields read per iteration
+        a = add_one(x=item.v)
+        b = tag_line(tag=item.tag, base=a.outputs["Output"], data=a.outputs["data"])  # same-iteration value and artifact
+    as_json(xs=dsl.Collected(b.output)).set_display_name("lines")
+
+
+def test_loops_static_and_runtime_lists_collect_in_kfp_order_and_types(harness):
+    run, _ = harness
+    [manifest] = translator.translate(loops, backend="tekton")
+    tasks = {t["name"]: t for t in manifest["spec"]["pipelineSpec"]["tasks"]}
+    square_task = next(n for n in tasks if n.endswith("square"))
+    assert len(tasks[square_task]["matrix"]["include"]) == 12  # a literal list: matrix.include
+    out = run.run(manifest)
+    logs = "\n".join(f"== {n}: {o.status}\n{o.logs[-3000:]}" for n, o in out.items())
+    assert all(o.status == "Succeeded" for o in out.values()), logs
+    # Tekton's aggregation order is by TaskRun name as text: the harness reproduces it ...
+    assert [x.partition(":")[0] for x in out[square_task].results["Output"]][:4] == ["0", "1", "10", "11"]
+    # ... and the consumer still gets KFP's order, as ints
+    squares = next(n for n in tasks if tasks[n].get("displayName") == "squares")
+    assert json.loads(out[squares].results["Output"]) == [i * i for i in range(12)]
+    lines = next(n for n in tasks if tasks[n].get("displayName") == "lines")
+    expected = ["t$%d:%d:%d" % (i, i * 10 + 1, i * 10) for i in range(12)]
+    assert json.loads(out[lines].results["Output"].replace("$$", "$")) == expected

@@ -42,6 +42,9 @@ def guard(condition: str, params: dict, element: str) -> Union[list[t.WhenExpres
         ref = params.get(name)
         if not isinstance(ref, Value):
             raise TranslateError(f"condition reads '{name}', which the task does not receive", element=element)
+        if ref.loop is not None or ref.item is not None or ref.collected is not None:
+            raise TranslateError("a condition on a loop item or a per-iteration value is not supported on Tekton "
+                                 "yet (a `when` applies to all TaskRuns of a matrix)", element=element)
         return ref
 
     try:  # KFP's own rules (cel-go type checks): shared with the Argo backend

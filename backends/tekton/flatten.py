@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 from translator import graph as g
@@ -20,6 +20,7 @@ from .names import NameTable, param_name, result_name
 from .values import ABSENT, encode, protect
 
 PREFIX_RESULT = "kfpt-prefix"
+MAX_MATRIX = 256  # Tekton's default-max-matrix-combinations-count
 _PARAM_PLACEHOLDER = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
 # KFP's run-level placeholders (the pod placeholders module holds the same table).
 RUN_PLACEHOLDERS = {
@@ -39,6 +40,9 @@ class Value:
     text: str
     ptype: str
     producer: str | None = None  # the unit whose result it reads
+    loop: str | None = None  # a result of a task inside this loop: one value per iteration
+    item: str | None = None  # this iteration's loop item ("") or a field of it ("a.b")
+    collected: str | None = None  # dsl.Collected out of a loop: the KFP type of each element
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class ArtValue:
     location: str
     metadata: str
     producer: str | None = None
+    loop: str | None = None  # produced inside this loop: location is a prefix, + index + name
+    name: str = ""
 
 
 Ref = Union[Value, ArtValue]
@@ -69,10 +75,26 @@ class Unit:
     status_input: str | None = None
     eval_expr: str | None = None  # a condition evaluation unit: the Python expression
     eval_env: dict[str, Value] = field(default_factory=dict)
+    loop: "Loop | None" = None  # the ParallelFor this unit runs in (one TaskRun per iteration)
+    items_of: "Loop | None" = None  # the unit listing a run-time loop's iterations
 
     @property
     def component(self) -> g.Component:
         return self.task.component
+
+
+@dataclass
+class Loop:
+    """One dsl.ParallelFor: every unit in its body is a matrixed task, one TaskRun per item
+    (docs/tekton.md, "Loops"). A literal list becomes `matrix.include` (each entry the item
+    values a unit reads and the iteration index); a run-time list a matrix over the indices
+    that an items unit lists, each iteration's shim picking its item from the whole list."""
+
+    name: str
+    element: str
+    static: list | None = None
+    items: Value | None = None  # run-time list (JSON text)
+    items_unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,10 +103,12 @@ class Scope:
     inputs: dict[str, Ref]
     guards: tuple[t.WhenExpression, ...] = ()
     after: frozenset[str] = frozenset()
+    loop: Loop | None = None
 
 
 class Flattener:
-    def __init__(self, condition_builder) -> None:
+    def __init__(self, condition_builder, key_prefix: str = "kfp") -> None:
+        self.key_prefix = key_prefix
         self.units: list[Unit] = []
         self.names = NameTable()
         self.conditions = condition_builder  # backends.tekton.conditions.guard
@@ -109,9 +133,6 @@ class Flattener:
         for task in _topological(dag):
             path = f"{scope.element}/{task.name}" if scope.element else task.name
             element = f"task '{path}'"
-            if task.iterator is not None:
-                raise TranslateError("dsl.ParallelFor is not supported by the Tekton backend yet "
-                                     "(docs/tekton.md, 'Not yet mapped')", element=element)
             after = set(scope.after)
             for dep in task.after:
                 after |= members.get(dep, set())
@@ -119,9 +140,15 @@ class Flattener:
             if isinstance(task.component.impl, g.DagImpl):
                 guards, guard_after = self._guards(task, params, scope, path, element)
                 inner_inputs: dict[str, Ref] = {**params, **artifacts}
-                sub = Scope(path, inner_inputs, scope.guards + guards, frozenset(after | guard_after))
+                loop = scope.loop
                 before = len(self.units)
+                if task.iterator is not None:
+                    loop = self._loop(task, params, scope, path, element, after)
+                    inner_inputs[task.iterator.item_input] = Value("", g.STRING, item="")
+                sub = Scope(path, inner_inputs, scope.guards + guards, frozenset(after | guard_after), loop)
                 outs, _ = self.dag(task.component.impl, sub)
+                if task.iterator is not None:
+                    outs = {n: _collected(v, element) for n, v in outs.items()}
                 members[task.name] = {u.name for u in self.units[before:]}
                 produced[task.name] = outs
             elif isinstance(task.component.impl, g.ImporterImpl):
@@ -132,7 +159,7 @@ class Flattener:
                     raise TranslateError("a condition on a container task is not supported", element=element)
                 unit = Unit(self.names.name(path, path.replace("/", "-")), task, element,
                             params={k: v for k, v in params.items() if isinstance(v, Value)},
-                            artifacts=artifacts, run_after=set(after), when=list(scope.guards))
+                            artifacts=artifacts, run_after=set(after), when=list(scope.guards), loop=scope.loop)
                 self._status_input(unit, task, members)
                 self.units.append(unit)
                 members[task.name] = {unit.name}
@@ -186,16 +213,21 @@ class Flattener:
             if ref is None:
                 return None  # an optional input of the enclosing DAG given no value
             if isinstance(ref, Value):
-                return Value(ref.text, pdef.type, ref.producer)
+                return replace(ref, ptype=pdef.type)
             return ref
         if isinstance(b, g.FromTask):
             ref = produced.get(b.task, {}).get(b.output)
             if ref is None:
                 raise TranslateError(f"reads output '{b.output}' of task '{b.task}', which it does not produce", element=where)
-            return Value(ref.text, pdef.type, ref.producer) if isinstance(ref, Value) else ref
+            return replace(ref, ptype=pdef.type) if isinstance(ref, Value) else ref
         if isinstance(b, g.FromTaskStatus):
             return Value("", g.TASK_FINAL_STATUS)  # filled in by _status_input
-        raise TranslateError("a loop item field outside dsl.ParallelFor", element=where)
+        if isinstance(b, g.FromInputField):
+            ref = scope.inputs.get(b.name)
+            if not isinstance(ref, Value) or ref.item is None:
+                raise TranslateError("a field of a value that is not a loop item", element=where)
+            return Value("", pdef.type, item=f"{ref.item}.{b.field}".strip("."))
+        raise TranslateError(f"{type(b).__name__} inputs are not supported", element=where)
 
     def _interpolate(self, text: str, task: g.Task, params: dict[str, Ref], where: str) -> Value:
         """KFP f-strings over channels arrive as constants holding placeholders of the task's
@@ -238,6 +270,35 @@ class Flattener:
         when = t.WhenExpression(input=f"$(tasks.{unit.name}.results.{OUTCOME})", operator="in", values=["true"])
         return (when,), set()
 
+    def _loop(self, task: g.Task, params: dict, scope: Scope, path: str, element: str, after: set[str]) -> Loop:
+        it = task.iterator
+        assert it is not None
+        if scope.loop is not None:
+            raise TranslateError("nested dsl.ParallelFor is not supported on Tekton yet (docs/tekton.md)", element=element)
+        if it.is_artifact:
+            raise TranslateError("dsl.ParallelFor over artifacts is not supported on Tekton yet", element=element)
+        if it.parallelism:
+            raise TranslateError("dsl.ParallelFor(parallelism=...) has no equivalent on stable Tekton (a matrix "
+                                 "runs all its TaskRuns at once); drop it or run on Argo", element=element)
+        name = self.names.name(path, path.replace("/", "-"))
+        if isinstance(it.items, g.Const):
+            items = it.items.value
+            if not isinstance(items, list):
+                raise TranslateError("loop items are not a list", element=element)
+            if len(items) > MAX_MATRIX:
+                raise TranslateError(f"the loop has {len(items)} items; a Tekton matrix allows {MAX_MATRIX} "
+                                     "combinations by default (default-max-matrix-combinations-count)", element=element)
+            return Loop(name, element, static=items)
+        ref = params.get(it.items.name) if isinstance(it.items, g.FromInput) else None
+        if not isinstance(ref, Value) or ref.loop is not None or ref.item is not None:
+            raise TranslateError("loop items come from an unsupported source", element=element)
+        loop = Loop(name, element, items=ref)
+        unit = Unit(self.names.name(path + "/items", name + "-items"), task, element, run_after=set(after),
+                    when=list(scope.guards), items_of=loop)
+        self.units.append(unit)
+        loop.items_unit = unit.name
+        return loop
+
     def _importer(self, task: g.Task, params: dict[str, Ref], element: str) -> dict[str, Ref]:
         impl = task.component.impl
         assert isinstance(impl, g.ImporterImpl)
@@ -256,6 +317,15 @@ class Flattener:
     def _unit_outputs(self, unit: Unit) -> dict[str, Ref]:
         iface = unit.component.interface
         out: dict[str, Ref] = {}
+        if unit.loop is not None:  # aggregated by Tekton over the iterations: "<index>:<value>"
+            for p in iface.output_params:
+                out[p.name] = Value(f"$(tasks.{unit.name}.results.{result_name(p.name)}[*])", p.type, unit.name,
+                                    loop=unit.loop.name)
+            for a in iface.output_artifacts:
+                out[a.name] = ArtValue(f"{self.key_prefix}/$(context.pipelineRun.name)/{unit.name}/i",
+                                       f"$(tasks.{unit.name}.results.{result_name(a.name + '-metadata')}[*])",
+                                       unit.name, loop=unit.loop.name, name=a.name)
+            return out
         for p in iface.output_params:
             out[p.name] = Value(f"$(tasks.{unit.name}.results.{result_name(p.name)})", p.type, unit.name)
         for a in iface.output_artifacts:
@@ -286,6 +356,18 @@ class Flattener:
                 bad = sorted(needed & finals)[0]
                 raise TranslateError(f"depends on '{bad}', which runs after upstream failures "
                                      "(a Tekton finally task, which no task can depend on)", element=u.element)
+
+
+def _collected(ref: Ref, element: str) -> Ref:
+    """A loop's output seen from outside the loop: dsl.Collected."""
+    if isinstance(ref, ArtValue):
+        if ref.loop is None:
+            return ref
+        raise TranslateError("collecting artifacts out of a dsl.ParallelFor is not supported on Tekton yet",
+                             element=element)
+    if ref.loop is None:
+        return ref
+    return Value(ref.text, g.LIST, ref.producer, collected=ref.ptype)
 
 
 def _store_uri(uri: str, element: str) -> str:

@@ -88,8 +88,14 @@ class WhenExpression(_Model):
     cel: Optional[str] = None
 
 
-class MatrixParams(_Model):
+class MatrixInclude(_Model):
+    name: str
     params: list[Param]
+
+
+class MatrixParams(_Model):
+    params: Optional[list[Param]] = None
+    include: Optional[list[MatrixInclude]] = None
 
 
 class WorkspacePipelineTaskBinding(_Model):

@@ -113,7 +113,7 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     kind = opts.kind or "PipelineRun"
     if kind not in KINDS:
         raise TranslateError(f"unknown output kind '{kind}' for Tekton (choose from {', '.join(KINDS)})", element="--kind")
-    flat = Flattener(guard)
+    flat = Flattener(guard, opts.artifact_key_prefix)
     outputs = flat.root(pipeline)
     if not flat.units:
         raise TranslateError("the pipeline runs no task", element="pipeline")

@@ -61,10 +61,11 @@ result() {
   fi
   # the rule of podshim.for_tekton: dollar-parenthesis or our prefix: base64; else every dollar
   # doubled (the kubelet halves them in the consumer's env and args)
+  # inside a loop every result starts with the iteration index (KFPT_RESULT_PREFIX, "<i>:")
   if grep -q '[$][(]' "$src" 2>/dev/null || head -c 12 "$src" | grep -q '^__KFP_B64__:'; then
-    { printf '__KFP_B64__:'; base64 "$src" | tr -d '\\n'; } > "$2"
+    { printf '%s__KFP_B64__:' "${KFPT_RESULT_PREFIX:-}"; base64 "$src" | tr -d '\\n'; } > "$2"
   else
-    sed 's/[$]/$$/g' "$src" > "$2"
+    { printf '%s' "${KFPT_RESULT_PREFIX:-}"; sed 's/[$]/$$/g' "$src"; } > "$2"
   fi
 }
 """
@@ -94,11 +95,13 @@ def _shim_source() -> str:
     return importlib_resources.files("translator.runtime").joinpath("podshim.py").read_text(encoding="utf-8")
 
 
-def shim_command(spec: dict) -> list[str]:
+def shim_command(spec: dict, arrays: list[tuple[str, str]] = ()) -> list[str]:
     """The command that runs the pod shim. Kept in one place: the shim's delivery (inline here)
-    is expected to move to one copy per manifest."""
+    is expected to move to one copy per manifest. arrays: (env name, array parameter) that
+    Tekton can only hand over as whole argv elements (podshim.take_arrays)."""
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return ["python3", "-c", _shim_source().replace("$", "$$"), text.replace("$", "$$"), "--"]
+    sections = [x for env, param in arrays for x in (f"--kfpt-array={env}", f"$(params.{param}[*])")]
+    return ["python3", "-c", _shim_source().replace("$", "$$"), text.replace("$", "$$"), *sections, "--"]
 
 
 def store_env(secret: str) -> list[k.EnvFromSource]:
@@ -115,17 +118,43 @@ def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]]) 
 
 
 def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
-               metadata_results: list[str]) -> t.Step:
+               metadata_results: list[str], index: str | None = None) -> t.Step:
     """artifacts: output names to upload; results: (file, result name) to copy (container
-    components); metadata_results: `{}` for artifacts whose metadata no shim wrote."""
+    components); metadata_results: `{}` for artifacts whose metadata no shim wrote; index: the
+    iteration index inside a loop (results start with "<index>:", no prefix result: the keys
+    are known from the index)."""
     lines = [f"put {shlex.quote(f'{OUTPUTS_DIR}/{a}')} {shlex.quote(a)}" for a in artifacts]
-    if artifacts:
+    if artifacts and index is None:
         lines.append(f"printf '%s' \"$KFPT_PREFIX\" > {RESULTS_DIR}/kfpt-prefix")
     lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name} {name}" for src, name in results]
-    lines += [f"printf '{{}}' > {RESULTS_DIR}/{name}" for name in metadata_results]
-    env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else None
+    lines += [f"printf '%s{{}}' \"${{KFPT_RESULT_PREFIX:-}}\" > {RESULTS_DIR}/{name}" for name in metadata_results]
+    env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else []
+    if index is not None:
+        env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
     return t.Step(name="kfpt-store", image=image, script=STORE + "\n".join(lines) + "\n",
-                  env=env, env_from=store_env(secret) if artifacts else None)
+                  env=env or None, env_from=store_env(secret) if artifacts else None)
+
+
+ITEMS = """#!/usr/bin/env python3
+# kfp-translate: the iterations of a dsl.ParallelFor over a run-time list (docs/tekton.md, "Loops")
+import base64, json, os
+P = "__KFP_B64__:"
+v = os.environ["KFPT_LIST"]
+for _ in range(2):
+    if v.startswith(P):
+        v = base64.b64decode(v[len(P):]).decode("utf-8", "surrogateescape")
+items = json.loads(v)
+if not isinstance(items, list):
+    raise SystemExit("kfp-translate: loop items are not a JSON list: %.200r" % v)
+with open("/tekton/results/indices", "w") as f:
+    json.dump([str(i) for i in range(len(items))], f)
+print("iterations:", len(items))
+"""
+
+
+def items_step(image: str, list_param: str) -> t.Step:
+    return t.Step(name="list-iterations", image=image, script=ITEMS,
+                  env=[k.EnvVar(name="KFPT_LIST", value=f"$(params.{list_param})")])
 
 
 def eval_step(image: str, expr: str, env: dict[str, str]) -> t.Step:

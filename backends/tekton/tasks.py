@@ -17,7 +17,7 @@ from .conditions import OUTCOME
 from .flatten import PREFIX_RESULT, Unit
 from .names import param_name, result_name
 from .placeholders import Resolver, TEKTON_VAR, location_param, metadata_param
-from .values import B64_PREFIX, encode
+from .values import B64_PREFIX, encode, protect
 
 EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
 WORKSPACE = "kfp-workspace"
@@ -39,79 +39,73 @@ class Built:
     notes: list[str] = field(default_factory=list)
 
 
+INDEX = "kfpt-index"  # the iteration index of a unit inside a loop
+LIST = "kfpt-list"  # the whole run-time list of a loop
+
+
+@dataclass
+class _Inputs:
+    """What one unit's Task declares and its pipeline task passes, and what its shim reads."""
+
+    specs: list[t.ParamSpec] = field(default_factory=list)
+    params: list[t.Param] = field(default_factory=list)
+    shim: dict[str, dict] = field(default_factory=dict)  # extra shim SPEC entries per input
+    arrays: list[str] = field(default_factory=list)  # inputs handed over as argv arrays
+    include: dict[str, list[str]] = field(default_factory=dict)  # static loop: values per iteration
+    needs_list: bool = False
+
+
 def build(unit: Unit, opts: TaskOptions) -> Built:
     if unit.eval_expr is not None:
         return _eval_task(unit, opts)
+    if unit.items_of is not None:
+        return _items_task(unit, opts)
     impl = unit.component.impl
     assert isinstance(impl, g.ContainerImpl)
     iface = unit.component.interface
     element = unit.element
     if unit.status_input and not unit.final:
         raise TranslateError("PipelineTaskFinalStatus outside an exit handler", element=element)
-    param_specs: list[t.ParamSpec] = []
-    params: list[t.Param] = []
-    for name, value in sorted(unit.params.items()):
-        pdef = iface.input_param(name)
-        ptype = pdef.type if pdef else g.STRING
-        param_specs.append(t.ParamSpec(name=param_name(name), description=f"KFP {ptype}"))
-        text = value.text
-        if name == unit.status_input:
-            text = ",".join(f"$(tasks.{u}.status)" for u in unit.status_of) or "None"
-        params.append(t.Param(name=param_name(name), value=text))
     python = impl.is_python_function
+    ins = _param_inputs(unit, python)
     if not python:  # container components read unbound inputs' defaults through placeholders
         for p in iface.input_params:
             if p.name not in unit.params and p.has_default and p.default is not None:
-                param_specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}",
-                                               default=encode(p.default, p.type)))
-    fetch: list[tuple[str, str, bool]] = []
-    for name, art in sorted(unit.artifacts.items()):
-        adef = iface.input_artifact(name)
-        if adef is not None and adef.is_list:
-            raise TranslateError(f"artifact list input '{name}' (dsl.Collected) is not supported on Tekton yet",
-                                 element=element)
-        for pname, value in ((location_param(name), art.location), (metadata_param(name), art.metadata)):
-            param_specs.append(t.ParamSpec(name=pname))
-            params.append(t.Param(name=pname, value=value))
-        fetch.append((name, f"$(params.{location_param(name)})", not (adef and adef.optional)))
-    resolver = Resolver(params={n for n in unit.params} | {p.name for p in iface.input_params if p.has_default},
+                ins.specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}",
+                                             default=encode(p.default, p.type)))
+    fetch = _artifact_inputs(unit, python, ins)
+    if unit.loop is not None:
+        ins.specs.append(t.ParamSpec(name=INDEX, description="iteration index of the loop"))
+        if ins.needs_list:
+            ins.specs.append(t.ParamSpec(name=LIST, description="the loop's items (JSON list)"))
+            ins.params.append(t.Param(name=LIST, value=unit.loop.items.text))
+    resolver = Resolver(params=set(unit.params) if python else
+                        set(unit.params) | {p.name for p in iface.input_params if p.has_default},
                         artifacts=set(unit.artifacts), output_params={p.name for p in iface.output_params},
                         output_artifacts={a.name for a in iface.output_artifacts}, element=element,
                         task_name=unit.task.name)
-    if python:
-        resolver.params = set(unit.params)
     settings = _settings(unit, resolver)
-    main = _main_step(unit, impl, resolver, settings, python)
-    results = [t.TaskResult(name=result_name(p.name), description=f"KFP {p.type}") for p in iface.output_params]
-    results += [t.TaskResult(name=result_name(a.name + "-metadata")) for a in iface.output_artifacts]
-    if iface.output_artifacts:
-        results.append(t.TaskResult(name=PREFIX_RESULT, description="artifact store key prefix of the outputs"))
-    steps = []
-    if fetch:
-        steps.append(s.fetch_step(opts.transfer_image, opts.artifact_store, fetch))
-    steps.append(main)
-    copies = [] if python else [(f"{s.OUTPUTS_DIR}/{p.name}", result_name(p.name)) for p in iface.output_params]
-    meta = [] if python else [result_name(a.name + "-metadata") for a in iface.output_artifacts]
-    if iface.output_artifacts or copies:
-        prefix = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}/$(context.taskRun.name)"
-        steps.append(s.store_step(opts.transfer_image, opts.artifact_store, prefix,
-                                  [a.name for a in iface.output_artifacts], copies, meta))
+    main = _main_step(unit, impl, resolver, settings, python, ins)
+    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch)] if fetch else []) + [main]
+    store = _store(unit, opts, python)
+    if store is not None:
+        steps.append(store)
     vols, mounts = s.io_volumes()
-    vols += settings.volumes
     spec = t.EmbeddedTask(
         metadata=_metadata(settings),
-        params=param_specs or None,
-        results=results or None,
+        params=ins.specs or None,
+        results=_results(unit) or None,
         step_template=t.StepTemplate(volume_mounts=mounts),
         steps=steps,
-        volumes=vols,
+        volumes=vols + settings.volumes,
         workspaces=[t.WorkspaceDeclaration(name=WORKSPACE, mount_path="/kfp-workspace")] if opts.workspace else None,
     )
     task = t.PipelineTask(
         name=unit.name,
         display_name=unit.task.display_name if unit.task.display_name != unit.task.name else None,
         task_spec=spec,
-        params=params or None,
+        params=ins.params or None,
+        matrix=_matrix(unit, ins),
         when=unit.when or None,
         run_after=sorted(unit.run_after) or None,
         retries=unit.task.retry.max_retry_count if unit.task.retry else None,
@@ -121,12 +115,132 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
     return Built(task, _run_spec(unit.name, settings))
 
 
-def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool) -> t.Step:
+def _param_inputs(unit: Unit, python: bool) -> _Inputs:
+    iface = unit.component.interface
+    ins = _Inputs()
+    loop = unit.loop
+    for name, value in sorted(unit.params.items()):
+        pdef = iface.input_param(name)
+        ptype = pdef.type if pdef else g.STRING
+        pname = param_name(name)
+        where = f"{unit.element} input '{name}'"
+        if value.item is not None:  # this iteration's loop item (or a field of it)
+            assert loop is not None
+            if loop.static is not None:
+                ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
+                ins.include[pname] = [protect(encode(_field(item, value.item, where), ptype)) for item in loop.static]
+                continue
+            if not python:
+                raise TranslateError("a container component reading the item of a loop over a run-time list is "
+                                     "not supported on Tekton yet", element=where)
+            ins.shim[name] = {"loopItem": {"listEnv": "KFPT_LIST", "indexEnv": "KFPT_INDEX", "field": value.item}}
+            ins.needs_list = True
+            continue
+        if value.loop is not None or value.collected is not None:
+            if value.loop is not None and (loop is None or value.loop != loop.name):
+                raise TranslateError("reads a per-iteration value outside its loop without dsl.Collected", element=where)
+            if not python:
+                raise TranslateError("a container component reading per-iteration or collected values is not "
+                                     "supported on Tekton yet", element=where)
+            ins.specs.append(t.ParamSpec(name=pname, type="array", description=f"KFP {ptype}, one per iteration"))
+            ins.params.append(t.Param(name=pname, value=value.text))
+            ins.arrays.append(name)
+            ins.shim[name] = ({"perIteration": {"indexEnv": "KFPT_INDEX"}} if value.loop is not None
+                              else {"tektonCollected": {"type": value.collected}})
+            continue
+        ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
+        text = value.text
+        if name == unit.status_input:
+            text = ",".join(f"$(tasks.{u}.status)" for u in unit.status_of) or "None"
+        ins.params.append(t.Param(name=pname, value=text))
+    return ins
+
+
+def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs) -> list[tuple[str, str, bool]]:
+    iface = unit.component.interface
+    fetch: list[tuple[str, str, bool]] = []
+    for name, art in sorted(unit.artifacts.items()):
+        adef = iface.input_artifact(name)
+        where = f"{unit.element} artifact '{name}'"
+        if adef is not None and adef.is_list:
+            raise TranslateError(f"artifact list input '{name}' (dsl.Collected) is not supported on Tekton yet",
+                                 element=where)
+        loc, meta = location_param(name), metadata_param(name)
+        ins.specs.append(t.ParamSpec(name=loc))
+        ins.params.append(t.Param(name=loc, value=art.location))
+        location = f"$(params.{loc})"
+        if art.loop is not None:  # a same-loop producer: its key holds this iteration's index
+            if not python:
+                raise TranslateError("a container component reading an artifact made in the same loop is not "
+                                     "supported on Tekton yet", element=where)
+            location += f"$(params.{INDEX})/{art.name}"
+            ins.specs.append(t.ParamSpec(name=meta, type="array"))
+            ins.arrays.append(name)
+            ins.shim[name] = {"perIteration": {"indexEnv": "KFPT_INDEX"}}
+        else:
+            ins.specs.append(t.ParamSpec(name=meta))
+        ins.params.append(t.Param(name=meta, value=art.metadata))
+        fetch.append((name, location, not (adef and adef.optional)))
+    return fetch
+
+
+def _field(item, path: str, where: str):
+    for key in [k for k in path.split(".") if k]:
+        if not isinstance(item, dict) or key not in item:
+            raise TranslateError(f"loop item {item!r} has no field '{key}'", element=where)
+        item = item[key]
+    return item
+
+
+def _matrix(unit: Unit, ins: _Inputs) -> t.MatrixParams | None:
+    loop = unit.loop
+    if loop is None:
+        return None
+    if loop.static is None:
+        return t.MatrixParams(params=[t.Param(name=INDEX, value=f"$(tasks.{loop.items_unit}.results.indices[*])")])
+    entries = []
+    for k in range(len(loop.static)):
+        params = [t.Param(name=INDEX, value=str(k))]
+        params += [t.Param(name=n, value=values[k]) for n, values in sorted(ins.include.items())]
+        entries.append(t.MatrixInclude(name=f"iteration-{k}", params=params))
+    if not entries:
+        raise TranslateError("the loop has no items (a Tekton matrix needs at least one)", element=loop.element)
+    return t.MatrixParams(include=entries)
+
+
+def _results(unit: Unit) -> list[t.TaskResult]:
+    iface = unit.component.interface
+    results = [t.TaskResult(name=result_name(p.name), description=f"KFP {p.type}") for p in iface.output_params]
+    results += [t.TaskResult(name=result_name(a.name + "-metadata")) for a in iface.output_artifacts]
+    if iface.output_artifacts and unit.loop is None:
+        results.append(t.TaskResult(name=PREFIX_RESULT, description="artifact store key prefix of the outputs"))
+    return results
+
+
+def _store(unit: Unit, opts: TaskOptions, python: bool) -> t.Step | None:
+    iface = unit.component.interface
+    copies = [] if python else [(f"{s.OUTPUTS_DIR}/{p.name}", result_name(p.name)) for p in iface.output_params]
+    meta = [] if python else [result_name(a.name + "-metadata") for a in iface.output_artifacts]
+    if not iface.output_artifacts and not copies:
+        return None
+    run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
+    index = f"$(params.{INDEX})" if unit.loop is not None else None
+    prefix = f"{run}/i{index}" if index else f"{run}/$(context.taskRun.name)"
+    return s.store_step(opts.transfer_image, opts.artifact_store, prefix,
+                        [a.name for a in iface.output_artifacts], copies, meta, index)
+
+
+def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool,
+               ins: _Inputs) -> t.Step:
     env = [k.EnvVar(name=n, value=resolver.string(v)) for n, v in impl.env]
+    if unit.loop is not None:
+        env.append(k.EnvVar(name="KFPT_INDEX", value=f"$(params.{INDEX})"))
+        if ins.needs_list:
+            env.append(k.EnvVar(name="KFPT_LIST", value=f"$(params.{LIST})"))
     if python:
-        spec, shim_env = _shim_spec(unit)
+        spec, shim_env, arrays = _shim_spec(unit, ins)
         env += shim_env
-        command = s.shim_command(spec) + [_python_part(x, resolver) for x in impl.command]
+        command = s.shim_command(spec, arrays) + [_python_part(x, resolver) for x in impl.command]
         args = [EXECUTOR_INPUT_MARKER if x == "{{$}}" else _python_part(x, resolver) for x in impl.args]
     else:
         command = resolver.argv(impl.command)
@@ -157,28 +271,37 @@ def _python_part(text: str, resolver: Resolver) -> str:
     return text.replace("$", "$$")
 
 
-def _shim_spec(unit: Unit) -> tuple[dict, list[k.EnvVar]]:
+def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tuple[str, str]]]:
     iface = unit.component.interface
     env: list[k.EnvVar] = []
+    arrays: list[tuple[str, str]] = []
     in_params: dict = {}
     for i, name in enumerate(sorted(n for n in unit.params if iface.input_param(n))):
         var = f"KFPT_P_{i}"
-        entry: dict = {"type": iface.input_param(name).type, "env": var}
+        entry: dict = {"type": iface.input_param(name).type, "env": var, **ins.shim.get(name, {})}
         if name == unit.status_input:
             entry["tektonStatus"] = {"task": "", "runEnv": "KFPT_RUN"}
             env.append(k.EnvVar(name="KFPT_RUN", value="$(context.pipelineRun.name)"))
         in_params[name] = entry
-        env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
+        if name in ins.arrays:
+            arrays.append((var, param_name(name)))
+        elif "loopItem" not in entry:
+            env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
     in_arts: dict = {}
     for i, name in enumerate(sorted(unit.artifacts)):
         a = iface.input_artifact(name)
         var = f"KFPT_M_{i}"
         in_arts[name] = {"schemaTitle": a.schema_title, "schemaVersion": a.schema_version,
-                         "path": f"{s.INPUTS_DIR}/{name}", "metadataEnv": var, "isList": a.is_list}
-        env.append(k.EnvVar(name=var, value=f"$(params.{metadata_param(name)})"))
+                         "path": f"{s.INPUTS_DIR}/{name}", "metadataEnv": var, "isList": a.is_list,
+                         **ins.shim.get(name, {})}
+        if name in ins.arrays:
+            arrays.append((var, metadata_param(name)))
+        else:
+            env.append(k.EnvVar(name=var, value=f"$(params.{metadata_param(name)})"))
     spec = {
         "version": 1,
         "engine": "tekton",
+        **({"loopIndexEnv": "KFPT_INDEX"} if unit.loop is not None else {}),
         "marker": EXECUTOR_INPUT_MARKER,
         "inputs": {"parameters": in_params, "artifacts": in_arts},
         "outputs": {
@@ -193,7 +316,7 @@ def _shim_spec(unit: Unit) -> tuple[dict, list[k.EnvVar]]:
             "executorOutput": f"{s.SHIM_DIR}/executor/executor_output.json",
         },
     }
-    return spec, env
+    return spec, env, arrays
 
 
 def _resources(res: g.Resources, settings, element: str) -> k.ResourceRequirements | None:
@@ -251,6 +374,15 @@ def _run_spec(name: str, settings) -> t.PipelineTaskRunSpec | None:
     if template == t.PodTemplate():
         return None
     return t.PipelineTaskRunSpec(pipeline_task_name=name, pod_template=template)
+
+
+def _items_task(unit: Unit, opts: TaskOptions) -> Built:
+    """The iterations of a loop over a run-time list: `indices` ["0", "1", ...] for the matrix."""
+    spec = t.EmbeddedTask(params=[t.ParamSpec(name=LIST)], results=[t.TaskResult(name="indices", type="array")],
+                          steps=[s.items_step(opts.python_image, LIST)])
+    task = t.PipelineTask(name=unit.name, task_spec=spec, params=[t.Param(name=LIST, value=unit.items_of.items.text)],
+                          when=unit.when or None, run_after=sorted(unit.run_after) or None)
+    return Built(task)
 
 
 def _eval_task(unit: Unit, opts: TaskOptions) -> Built:

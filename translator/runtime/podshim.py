@@ -125,8 +125,12 @@ def for_tekton(text):
         return B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
     return text.replace("$", "$$")
 
+LOOP_INDEX = None  # Tekton, inside a loop: results are "<iteration index>:<value>"
+
 def for_engine(text):
-    return for_tekton(text) if ENGINE == "tekton" else for_argo(text)
+    if ENGINE != "tekton":
+        return for_argo(text)
+    return for_tekton(text) if LOOP_INDEX is None else "%s:%s" % (LOOP_INDEX, for_tekton(text))
 
 def check_result_budget(spec):
     # Every result file this task writes, as Tekton's entrypoint reads them (name and value).
@@ -208,7 +212,16 @@ def build_executor_input(spec):
     for name, p in ins.get("parameters", {}).items():
         raw = getenv(p["env"])  # unset or ABSENT: absent, the function's default applies
         raw = None if raw == ABSENT else raw
-        if raw is not None and p.get("tektonStatus") is not None:  # Tekton: task status words
+        what = "input parameter %r ($%s)" % (name, p["env"])
+        if p.get("loopItem") is not None:  # Tekton: this iteration's item of a run-time list
+            values[name] = conv(p["type"], loop_item(p["loopItem"], what), what)
+            continue
+        if raw is not None and p.get("perIteration") is not None:  # Tekton: same-loop producer
+            raw = iteration_value(raw, getenv(p["perIteration"]["indexEnv"]), what)
+            raw = None if raw == ABSENT else raw
+        if raw is not None and p.get("tektonCollected") is not None:
+            values[name] = collected_values(raw, p["tektonCollected"]["type"], what)
+        elif raw is not None and p.get("tektonStatus") is not None:  # Tekton: task status words
             values[name] = tekton_final_status(raw, p["tektonStatus"])
         elif raw is not None:
             what = "input parameter %r ($%s)" % (name, p["env"])
@@ -238,6 +251,10 @@ def build_executor_input(spec):
                                                  md if isinstance(md, dict) else {})
                                         for n, md in zip(items, mds)]}
         elif os.path.lexists(path):  # not downloaded (optional, not supplied): absent
+            if a.get("perIteration") is not None:  # Tekton: metadata of a same-loop producer
+                md = iteration_value(getenv(a["metadataEnv"]) or "[]",
+                                     getenv(a["perIteration"]["indexEnv"]), what) or "{}"
+                os.environ[a["metadataEnv"]] = md
             arts[name] = {"artifacts": [
                 artifact(name, a, path, json_env(a.get("metadataEnv"), {}, dict, what))]}
     out_params = dict((n, {"outputFile": p["outputFile"]})
@@ -306,14 +323,65 @@ def killpg(pgid, signum):
     except OSError:
         pass
 
+ARRAY_ARG = "--kfpt-array="
+
+def take_arrays(argv):
+    # Tekton hands array parameters (the aggregated results of a matrixed task) over only as
+    # whole argv elements: `--kfpt-array=ENV <elements...>` sections between the SPEC and `--`
+    # become env ENV = the JSON list of the elements. Elements begin with an iteration index
+    # (see LOOP_INDEX), so none can be mistaken for a section marker or `--`.
+    rest, arrays, current = list(argv[2:]), {}, None
+    while rest and rest[0] != "--":
+        x = rest.pop(0)
+        if x.startswith(ARRAY_ARG):
+            current = arrays.setdefault(x[len(ARRAY_ARG):], [])
+        elif current is None:
+            raise ShimError("unexpected argument %.80r before --" % x)
+        else:
+            current.append(x)
+    for env, items in arrays.items():
+        os.environ[env] = json.dumps(items)
+    return argv[:2] + rest
+
+def iteration_value(raw, index, what):
+    # one iteration's value out of a matrixed task's aggregated results ("<index>:<value>"),
+    # whatever order Tekton aggregated them in; None when that iteration wrote none (skipped)
+    for item in json.loads(raw):
+        k, sep, v = item.partition(":")
+        if sep and k == index:
+            return unb64(v)
+    return None
+
+def collected_values(raw, leaf, what):
+    # dsl.Collected out of a matrixed task: in KFP's (iteration) order, typed as KFP types them
+    pairs = []
+    for item in json.loads(raw):
+        k, sep, v = item.partition(":")
+        if not sep or not k.isdigit():
+            raise ShimError("%s: %.80r is not an iteration result" % (what, item))
+        pairs.append((int(k), unb64(v)))
+    return [conv(leaf, v, what) for _, v in sorted(pairs) if v != ABSENT]
+
+def loop_item(how, what):
+    items = json.loads(getenv(how["listEnv"]) or "[]")
+    item = items[int(getenv(how["indexEnv"]))]
+    for key in [k for k in how.get("field", "").split(".") if k]:
+        if not isinstance(item, dict) or key not in item:
+            raise ShimError("%s: loop item %.200r has no field %r" % (what, item, key))
+        item = item[key]
+    return item
+
 def run(argv):
+    if len(argv) >= 3 and argv[2].startswith(ARRAY_ARG):
+        argv = take_arrays(argv)
     if len(argv) < 4 or argv[2] != "--":
         raise ShimError("usage: python3 -c SHIM '<SPEC JSON>' -- COMMAND [ARGS...]")
-    global ENGINE
+    global ENGINE, LOOP_INDEX
     try:
         spec = json.loads(argv[1])
         marker, outs = spec["marker"], spec["outputs"]
         ENGINE = spec.get("engine", "argo")
+        LOOP_INDEX = getenv(spec["loopIndexEnv"]) if spec.get("loopIndexEnv") else None
         for p in list(spec.get("inputs", {}).get("parameters", {}).values()) + \
                 list(outs.get("parameters", {}).values()):
             if p["type"] not in PARAM_TYPES:
