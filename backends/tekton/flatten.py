@@ -43,6 +43,7 @@ class Value:
     loop: str | None = None  # a result of a task inside this loop: one value per iteration
     item: str | None = None  # this iteration's loop item ("") or a field of it ("a.b")
     collected: str | None = None  # dsl.Collected out of a loop: the KFP type of each element
+    parts: tuple[str, ...] = ()  # more aggregated results to join (the batches of a loop)
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,11 @@ class Loop:
 
     name: str
     element: str
+    element_path: str  # path of the body's tasks (a batch has its own)
     static: list | None = None
     items: Value | None = None  # run-time list (JSON text)
     items_unit: str | None = None
+    offset: int = 0  # index of the first item (batches of a loop with parallelism)
 
 
 @dataclass(frozen=True)
@@ -143,12 +146,10 @@ class Flattener:
                 loop = scope.loop
                 before = len(self.units)
                 if task.iterator is not None:
-                    loop = self._loop(task, params, scope, path, element, after)
-                    inner_inputs[task.iterator.item_input] = Value("", g.STRING, item="")
-                sub = Scope(path, inner_inputs, scope.guards + guards, frozenset(after | guard_after), loop)
-                outs, _ = self.dag(task.component.impl, sub)
-                if task.iterator is not None:
-                    outs = {n: _collected(v, element) for n, v in outs.items()}
+                    outs = self._loop_body(task, params, inner_inputs, scope, guards, path, element, after)
+                else:
+                    sub = Scope(path, inner_inputs, scope.guards + guards, frozenset(after | guard_after), loop)
+                    outs, _ = self.dag(task.component.impl, sub)
                 members[task.name] = {u.name for u in self.units[before:]}
                 produced[task.name] = outs
             elif isinstance(task.component.impl, g.ImporterImpl):
@@ -270,34 +271,59 @@ class Flattener:
         when = t.WhenExpression(input=f"$(tasks.{unit.name}.results.{OUTCOME})", operator="in", values=["true"])
         return (when,), set()
 
-    def _loop(self, task: g.Task, params: dict, scope: Scope, path: str, element: str, after: set[str]) -> Loop:
+    def _loop_body(self, task, params, inner_inputs, scope, guards, path, element, after) -> dict[str, Ref]:
+        """The loop body once per batch: all items at once, or, with `parallelism=p` over a
+        literal list, batches of p items run one after the other (a Tekton matrix runs all its
+        TaskRuns at once). Collected outputs join the batches' results."""
+        it = task.iterator
+        inner_inputs[it.item_input] = Value("", g.STRING, item="")
+        loops = self._loop(task, params, scope, path, element, after)
+        joined: dict[str, Ref] = {}
+        previous: set[str] = set()
+        for loop in loops:
+            before = len(self.units)
+            sub = Scope(loop.element_path, inner_inputs, scope.guards + guards, frozenset(after | previous), loop)
+            outs, _ = self.dag(task.component.impl, sub)
+            previous = {u.name for u in self.units[before:]}
+            for n, v in outs.items():
+                v = _collected(v, element)
+                old = joined.get(n)
+                joined[n] = v if old is None else replace(old, parts=old.parts + (v.text,) + v.parts)
+        return joined
+
+    def _loop(self, task: g.Task, params: dict, scope: Scope, path: str, element: str, after: set[str]) -> list[Loop]:
         it = task.iterator
         assert it is not None
         if scope.loop is not None:
             raise TranslateError("nested dsl.ParallelFor is not supported on Tekton yet (docs/tekton.md)", element=element)
         if it.is_artifact:
             raise TranslateError("dsl.ParallelFor over artifacts is not supported on Tekton yet", element=element)
-        if it.parallelism:
-            raise TranslateError("dsl.ParallelFor(parallelism=...) has no equivalent on stable Tekton (a matrix "
-                                 "runs all its TaskRuns at once); drop it or run on Argo", element=element)
         name = self.names.name(path, path.replace("/", "-"))
         if isinstance(it.items, g.Const):
             items = it.items.value
             if not isinstance(items, list):
                 raise TranslateError("loop items are not a list", element=element)
-            if len(items) > MAX_MATRIX:
+            size = it.parallelism or len(items) or 1
+            if size > MAX_MATRIX:
                 raise TranslateError(f"the loop has {len(items)} items; a Tekton matrix allows {MAX_MATRIX} "
                                      "combinations by default (default-max-matrix-combinations-count)", element=element)
-            return Loop(name, element, static=items)
+            if size >= len(items):
+                return [Loop(name, element, path, static=items)]
+            return [Loop(f"{name}-b{j}", element, f"{path}-b{j}", static=items[start:start + size], offset=start)
+                    for j, start in enumerate(range(0, len(items), size))]
+        if it.parallelism:
+            raise TranslateError("dsl.ParallelFor(parallelism=...) over a run-time list has no equivalent on stable "
+                                 "Tekton (a matrix runs all its TaskRuns at once); use a literal list or Argo",
+                                 element=element)
         ref = params.get(it.items.name) if isinstance(it.items, g.FromInput) else None
         if not isinstance(ref, Value) or ref.loop is not None or ref.item is not None:
             raise TranslateError("loop items come from an unsupported source", element=element)
-        loop = Loop(name, element, items=ref)
+        loop = Loop(name, element, path, items=ref)
         unit = Unit(self.names.name(path + "/items", name + "-items"), task, element, run_after=set(after),
                     when=list(scope.guards), items_of=loop)
         self.units.append(unit)
         loop.items_unit = unit.name
-        return loop
+        return [loop]
 
     def _importer(self, task: g.Task, params: dict[str, Ref], element: str) -> dict[str, Ref]:
         impl = task.component.impl

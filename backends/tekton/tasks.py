@@ -145,6 +145,10 @@ def _param_inputs(unit: Unit, python: bool) -> _Inputs:
             ins.specs.append(t.ParamSpec(name=pname, type="array", description=f"KFP {ptype}, one per iteration"))
             ins.params.append(t.Param(name=pname, value=value.text))
             ins.arrays.append(name)
+            for j, part in enumerate(value.parts, 1):  # the other batches of the loop
+                ins.specs.append(t.ParamSpec(name=f"{pname}-{j}", type="array"))
+                ins.params.append(t.Param(name=f"{pname}-{j}", value=part))
+                ins.arrays.append(f"{name}\0{j}")
             ins.shim[name] = ({"perIteration": {"indexEnv": "KFPT_INDEX"}} if value.loop is not None
                               else {"tektonCollected": {"type": value.collected}})
             continue
@@ -200,9 +204,9 @@ def _matrix(unit: Unit, ins: _Inputs) -> t.MatrixParams | None:
         return t.MatrixParams(params=[t.Param(name=INDEX, value=f"$(tasks.{loop.items_unit}.results.indices[*])")])
     entries = []
     for k in range(len(loop.static)):
-        params = [t.Param(name=INDEX, value=str(k))]
+        params = [t.Param(name=INDEX, value=str(loop.offset + k))]
         params += [t.Param(name=n, value=values[k]) for n, values in sorted(ins.include.items())]
-        entries.append(t.MatrixInclude(name=f"iteration-{k}", params=params))
+        entries.append(t.MatrixInclude(name=f"iteration-{loop.offset + k}", params=params))
     if not entries:
         raise TranslateError("the loop has no items (a Tekton matrix needs at least one)", element=loop.element)
     return t.MatrixParams(include=entries)
@@ -285,6 +289,8 @@ def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tup
         in_params[name] = entry
         if name in ins.arrays:
             arrays.append((var, param_name(name)))
+            arrays += [(var, f"{param_name(name)}-{a.split(chr(0))[1]}") for a in ins.arrays
+                       if a.startswith(name + "\0")]
         elif "loopItem" not in entry:
             env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
     in_arts: dict = {}
