@@ -113,6 +113,9 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     kind = opts.kind or "PipelineRun"
     if kind not in KINDS:
         raise TranslateError(f"unknown output kind '{kind}' for Tekton (choose from {', '.join(KINDS)})", element="--kind")
+    if opts.with_run and kind != "Pipeline":
+        raise TranslateError("--with-run goes with --kind Pipeline (a PipelineRun embeds its pipeline)",
+                             element="--with-run")
     flat = Flattener(guard, opts.artifact_key_prefix)
     outputs = flat.root(pipeline)
     if not flat.units:
@@ -152,10 +155,12 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
         name = opts.name or base
         docs.append(t.Pipeline(metadata=t.ObjectMeta(name=name, namespace=opts.namespace, labels=labels,
                                                      annotations=annotations), spec=spec))
-        if opts.with_run or run_specs:
-            if not opts.with_run:
-                raise TranslateError("kfp-kubernetes pod settings live in the PipelineRun's taskRunSpecs: "
-                                     "add --with-run to --kind Pipeline", element="--kind Pipeline")
+        if not opts.with_run and (run_specs or run_spec.params or opts.service_account):
+            what = "parameter overrides" if run_spec.params else "the service account" if opts.service_account \
+                else "kfp-kubernetes pod settings (taskRunSpecs)"
+            raise TranslateError(f"{what} live in a PipelineRun: add --with-run to --kind Pipeline",
+                                 element="--kind Pipeline")
+        if opts.with_run:
             ref = run_spec.model_copy(update={"pipeline_ref": t.PipelineRef(name=name)})
             docs.append(t.PipelineRun(metadata=t.ObjectMeta(generate_name=f"{name}-", namespace=opts.namespace,
                                                             labels=labels), spec=ref))
