@@ -236,3 +236,24 @@ def test_loops_static_and_runtime_lists_collect_in_kfp_order_and_types(harness):
     assert batches[0] in tasks[batches[1]]["runAfter"] and batches[1] in tasks[batches[2]]["runAfter"]
     batched = next(n for n in tasks if tasks[n].get("displayName") == "batched")
     assert json.loads(out[batched].results["Output"]) == [1, 4, 9, 16, 25]
+
+
+@dsl.component(base_image="python:3.12")
+def big(n: int) -> str:
+    return "x" * n
+
+
+@dsl.pipeline(name="tekton-big")
+def big_flow(n: int = 100):
+    big(n=n)
+
+
+def test_results_over_tektons_limit_fail_the_task_with_a_clear_message(harness):
+    run, _ = harness
+    [small] = translator.translate(big_flow, backend="tekton")
+    assert run.run(small)["big"].status == "Succeeded"
+    run2 = Harness(run.root.parent / "run-big", run.base_env)
+    [manifest] = translator.translate(big_flow, backend="tekton", parameters=(("n", "5000"),))
+    out = run2.run(manifest)["big"]
+    assert out.status == "Failed"
+    assert "over the 3072 bytes Tekton can carry (largest: Output=5000 bytes)" in out.logs
