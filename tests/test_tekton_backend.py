@@ -112,16 +112,6 @@ def runtime_parallelism(xs: list = [1, 2, 3]):
         echo(x="x")
 
 
-@dsl.pipeline(name="oneof")
-def oneof():
-    f = flip()
-    with dsl.If(f.output == "heads"):
-        a = echo(x="a")
-    with dsl.Else():
-        b = echo(x="b")
-    echo(x=dsl.OneOf(a.output, b.output))
-
-
 @dsl.pipeline(name="gcs-importer")
 def gcs_importer():
     dsl.importer(artifact_uri="gs://bucket/data.csv", artifact_class=dsl.Dataset)
@@ -132,7 +122,6 @@ ERRORS = {
     "big_loop": (big_loop, "task 'for-loop-2': the loop has 300 items; a Tekton matrix allows 256 combinations"),
     "runtime_parallelism": (runtime_parallelism, "task 'for-loop-1': dsl.ParallelFor(parallelism=...) over a "
                                                  "run-time list has no equivalent on stable Tekton"),
-    "oneof": (oneof, "dsl.OneOf is not supported by the Tekton backend yet"),
     "gcs_importer": (gcs_importer, "importer URI 'gs://bucket/data.csv': the Tekton backend reads artifacts from S3"),
 }
 

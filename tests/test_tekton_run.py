@@ -257,3 +257,45 @@ def test_results_over_tektons_limit_fail_the_task_with_a_clear_message(harness):
     out = run2.run(manifest)["big"]
     assert out.status == "Failed"
     assert "over the 3072 bytes Tekton can carry (largest: Output=5000 bytes)" in out.logs
+
+
+@dsl.component(base_image="python:3.12")
+def coin(side: str) -> str:
+    return side
+
+
+@dsl.component(base_image="python:3.12")
+def branch(x: str, data: Output[Dataset]) -> str:
+    with open(data.path, "w") as f:
+        f.write("data of " + x)
+    data.metadata["from"] = x
+    return x
+
+
+@dsl.component(base_image="python:3.12")
+def chosen(x: str, data: Input[Dataset]) -> str:
+    with open(data.path) as f:
+        return "%s|%s|%s" % (x, f.read(), data.metadata["from"])
+
+
+@dsl.pipeline(name="tekton-oneof")
+def oneof_flow(side: str = "tails"):
+    c = coin(side=side)
+    with dsl.If(c.output == "heads"):
+        h = branch(x="H $HOME")
+    with dsl.Else():
+        t = branch(x="T $(x)")
+    chosen(x=dsl.OneOf(h.outputs["Output"], t.outputs["Output"]),
+           data=dsl.OneOf(h.outputs["data"], t.outputs["data"]))
+
+
+@pytest.mark.parametrize("side,expected", [("heads", "H $HOME"), ("tails", "T $(x)")])
+def test_oneof_picks_the_branch_that_ran(harness, side, expected):
+    run, _ = harness
+    [manifest] = translator.translate(oneof_flow, backend="tekton", parameters=(("side", side),))
+    out = run.run(manifest)
+    consumer = next(n for n in out if n.endswith("chosen"))
+    assert out[consumer].status == "Succeeded", "\n".join(f"== {n}\n{o.logs}" for n, o in out.items())
+    assert sorted(o.status for n, o in out.items() if n.endswith("branch") or n.endswith("branch-2")) == \
+        ["None", "Succeeded"]
+    assert _decode(out[consumer].results["Output"]).replace("$$", "$") == f"{expected}|data of {expected}|{expected}"

@@ -44,6 +44,8 @@ class Value:
     item: str | None = None  # this iteration's loop item ("") or a field of it ("a.b")
     collected: str | None = None  # dsl.Collected out of a loop: the KFP type of each element
     parts: tuple[str, ...] = ()  # more aggregated results to join (the batches of a loop)
+    output: str = ""  # the producer's output name
+    oneof: tuple[tuple[str, str], ...] = ()  # dsl.OneOf: (unit, output) of each branch, in order
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ArtValue:
     producer: str | None = None
     loop: str | None = None  # produced inside this loop: location is a prefix, + index + name
     name: str = ""
+    oneof: tuple[tuple[str, str], ...] = ()  # dsl.OneOf: (unit, output) of each branch, in order
 
 
 Ref = Union[Value, ArtValue]
@@ -77,6 +80,7 @@ class Unit:
     eval_expr: str | None = None  # a condition evaluation unit: the Python expression
     eval_env: dict[str, Value] = field(default_factory=dict)
     loop: "Loop | None" = None  # the ParallelFor this unit runs in (one TaskRun per iteration)
+    publish: set[str] = field(default_factory=set)  # outputs also stored under a fixed key (dsl.OneOf)
     items_of: "Loop | None" = None  # the unit listing a run-time loop's iterations
 
     @property
@@ -112,6 +116,7 @@ class Scope:
 class Flattener:
     def __init__(self, condition_builder, key_prefix: str = "kfp") -> None:
         self.key_prefix = key_prefix
+        self.published: dict[str, set[str]] = {}  # unit -> outputs a dsl.OneOf reads from the store
         self.units: list[Unit] = []
         self.names = NameTable()
         self.conditions = condition_builder  # backends.tekton.conditions.guard
@@ -125,6 +130,8 @@ class Flattener:
             inputs[a.name] = ArtValue(f"$(params.{param_name(a.name)})", "{}")
         assert isinstance(pipeline.root.impl, g.DagImpl)
         outputs, _ = self.dag(pipeline.root.impl, Scope("", inputs))
+        for unit in self.units:
+            unit.publish = self.published.get(unit.name, set())
         self._finals()
         return outputs
 
@@ -161,18 +168,34 @@ class Flattener:
                 unit = Unit(self.names.name(path, path.replace("/", "-")), task, element,
                             params={k: v for k, v in params.items() if isinstance(v, Value)},
                             artifacts=artifacts, run_after=set(after), when=list(scope.guards), loop=scope.loop)
+                unit.run_after |= {u for v in [*unit.params.values(), *artifacts.values()] for u, _ in v.oneof}
                 self._status_input(unit, task, members)
                 self.units.append(unit)
                 members[task.name] = {unit.name}
                 produced[task.name] = self._unit_outputs(unit)
         outputs: dict[str, Ref] = {}
         for out in dag.outputs:
-            if len(out.sources) != 1:
-                raise TranslateError("dsl.OneOf is not supported by the Tekton backend yet (docs/tekton.md)",
-                                     element=f"{scope.element or 'pipeline'} output '{out.name}'")
-            src = out.sources[0]
-            outputs[out.name] = produced[src.task][src.output]
+            refs = [produced[src.task][src.output] for src in out.sources]
+            outputs[out.name] = refs[0] if len(refs) == 1 else \
+                self._oneof(refs, f"{scope.element or 'pipeline'} output '{out.name}'")
         return outputs, members
+
+    def _oneof(self, refs: list[Ref], element: str) -> Ref:
+        """dsl.OneOf: a consumer of a skipped task's result is skipped in Tekton, so each branch
+        also stores the output under a fixed key and the consumer, which runs after all
+        branches, fetches the one that exists (docs/tekton.md, "dsl.OneOf")."""
+        candidates = []
+        for ref in refs:
+            if ref.producer is None or ref.loop is not None or ref.oneof or \
+                    (isinstance(ref, Value) and (ref.collected or ref.item is not None)):
+                raise TranslateError("dsl.OneOf over values that are not plain task outputs is not supported on "
+                                     "Tekton yet", element=element)
+            output = ref.output if isinstance(ref, Value) else ref.name
+            candidates.append((ref.producer, output))
+            self.published.setdefault(ref.producer, set()).add(output)
+        if isinstance(refs[0], ArtValue):
+            return ArtValue("", "", oneof=tuple(candidates))
+        return Value("", refs[0].ptype, oneof=tuple(candidates))
 
     def _bindings(self, task: g.Task, scope: Scope, produced, members, element: str):
         iface = task.component.interface
@@ -353,10 +376,12 @@ class Flattener:
                                        unit.name, loop=unit.loop.name, name=a.name)
             return out
         for p in iface.output_params:
-            out[p.name] = Value(f"$(tasks.{unit.name}.results.{result_name(p.name)})", p.type, unit.name)
+            out[p.name] = Value(f"$(tasks.{unit.name}.results.{result_name(p.name)})", p.type, unit.name,
+                                output=p.name)
         for a in iface.output_artifacts:
             out[a.name] = ArtValue(f"$(tasks.{unit.name}.results.{PREFIX_RESULT})/{a.name}",
-                                   f"$(tasks.{unit.name}.results.{result_name(a.name + '-metadata')})", unit.name)
+                                   f"$(tasks.{unit.name}.results.{result_name(a.name + '-metadata')})", unit.name,
+                                   name=a.name)
         return out
 
     def _status_input(self, unit: Unit, task: g.Task, members: dict[str, set[str]]) -> None:

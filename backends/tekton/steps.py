@@ -32,11 +32,26 @@ fetch() {
   mkdir -p "${2%/*}"
   if ! aws s3 cp --only-show-errors "$src" "$2" 2>/dev/null; then
     aws s3 cp --only-show-errors --recursive "$src/" "$2"
+    # nothing under the prefix: no artifact (the CLI may leave an empty directory behind)
+    if [ -d "$2" ]; then rmdir "$2" 2>/dev/null || true; fi
   fi
   if [ ! -e "$2" ] && [ "$3" = required ]; then
     echo "kfp-translate: input artifact $src not found in the artifact store" >&2
     exit 1
   fi
+}
+first() {
+  # dsl.OneOf: the first of the branches' fixed keys that exists (only the branch that ran wrote it)
+  dest="$1"
+  shift
+  for key in "$@"; do
+    fetch "$key" "$dest" optional
+    if [ -e "$dest" ]; then
+      return 0
+    fi
+  done
+  echo "kfp-translate: no dsl.OneOf branch stored $dest" >&2
+  exit 1
 }
 """
 
@@ -49,6 +64,14 @@ put() {
     aws s3 cp --only-show-errors --recursive "$1" "$dst"
   else
     aws s3 cp --only-show-errors "$1" "$dst"
+  fi
+}
+publish() {
+  # dsl.OneOf: also under the fixed key its consumers try (docs/tekton.md)
+  if [ -d "$1" ]; then
+    aws s3 cp --only-show-errors --recursive "$1" "s3://${KFP_TRANSLATE_BUCKET}/$2"
+  else
+    aws s3 cp --only-show-errors "$1" "s3://${KFP_TRANSLATE_BUCKET}/$2"
   fi
 }
 result() {
@@ -108,17 +131,23 @@ def store_env(secret: str) -> list[k.EnvFromSource]:
     return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))]
 
 
-def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]]) -> t.Step:
-    """artifacts: (input name, Tekton reference to its location, required)."""
+def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
+               oneofs: list[tuple[str, list[str]]] = ()) -> t.Step:
+    """artifacts: (input name, Tekton reference to its location, required); oneofs: (local
+    path, the branches' keys) of dsl.OneOf inputs."""
     env = [k.EnvVar(name=f"KFPT_A_{i}", value=loc) for i, (_, loc, _) in enumerate(artifacts)]
     lines = [f'fetch "$KFPT_A_{i}" {shlex.quote(f"{INPUTS_DIR}/{name}")} {"required" if req else "optional"}'
              for i, (name, _, req) in enumerate(artifacts)]
+    for i, (dest, keys) in enumerate(oneofs):
+        env += [k.EnvVar(name=f"KFPT_O_{i}_{j}", value=key) for j, key in enumerate(keys)]
+        lines.append(f"first {shlex.quote(dest)} " + " ".join(f'"$KFPT_O_{i}_{j}"' for j in range(len(keys))))
     return t.Step(name="kfpt-fetch", image=image, script=FETCH + "\n".join(lines) + "\n",
                   env=env, env_from=store_env(secret))
 
 
 def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
-               metadata_results: list[str], index: str | None = None) -> t.Step:
+               metadata_results: list[str], index: str | None = None,
+               publish: list[tuple[str, str]] = (), publish_prefix: str = "") -> t.Step:
     """artifacts: output names to upload; results: (file, result name) to copy (container
     components); metadata_results: `{}` for artifacts whose metadata no shim wrote; index: the
     iteration index inside a loop (results start with "<index>:", no prefix result: the keys
@@ -128,11 +157,14 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
         lines.append(f"printf '%s' \"$KFPT_PREFIX\" > {RESULTS_DIR}/kfpt-prefix")
     lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name} {name}" for src, name in results]
     lines += [f"printf '%s{{}}' \"${{KFPT_RESULT_PREFIX:-}}\" > {RESULTS_DIR}/{name}" for name in metadata_results]
+    lines += [f'publish {shlex.quote(src)} "$KFPT_ONEOF/{key}"' for src, key in publish]
     env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else []
     if index is not None:
         env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
+    if publish:
+        env.append(k.EnvVar(name="KFPT_ONEOF", value=publish_prefix))
     return t.Step(name="kfpt-store", image=image, script=STORE + "\n".join(lines) + "\n",
-                  env=env or None, env_from=store_env(secret) if artifacts else None)
+                  env=env or None, env_from=store_env(secret) if artifacts or publish else None)
 
 
 ITEMS = """#!/usr/bin/env python3

@@ -40,6 +40,13 @@ class Built:
 
 
 INDEX = "kfpt-index"  # the iteration index of a unit inside a loop
+VALUES_DIR = "/kfp/inputs/.kfp/values"  # dsl.OneOf parameters fetched from the store
+METADATA_DIR = "/kfp/inputs/.kfp/metadata"  # and the metadata of dsl.OneOf artifacts
+
+
+def _oneof_key(key_prefix: str, producer: str, output: str) -> str:
+    """Where a dsl.OneOf branch also stores an output (fixed: its consumer computes it)."""
+    return f"{key_prefix}/$(context.pipelineRun.name)/{producer}/oneof/{output}"
 LIST = "kfpt-list"  # the whole run-time list of a loop
 
 
@@ -53,6 +60,7 @@ class _Inputs:
     arrays: list[str] = field(default_factory=list)  # inputs handed over as argv arrays
     include: dict[str, list[str]] = field(default_factory=dict)  # static loop: values per iteration
     needs_list: bool = False
+    oneofs: list[tuple[str, list[str]]] = field(default_factory=list)  # (local path, branch keys)
 
 
 def build(unit: Unit, opts: TaskOptions) -> Built:
@@ -67,13 +75,13 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
     if unit.status_input and not unit.final:
         raise TranslateError("PipelineTaskFinalStatus outside an exit handler", element=element)
     python = impl.is_python_function
-    ins = _param_inputs(unit, python)
+    ins = _param_inputs(unit, python, opts.key_prefix)
     if not python:  # container components read unbound inputs' defaults through placeholders
         for p in iface.input_params:
             if p.name not in unit.params and p.has_default and p.default is not None:
                 ins.specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}",
                                              default=encode(p.default, p.type)))
-    fetch = _artifact_inputs(unit, python, ins)
+    fetch = _artifact_inputs(unit, python, ins, opts.key_prefix)
     if unit.loop is not None:
         ins.specs.append(t.ParamSpec(name=INDEX, description="iteration index of the loop"))
         if ins.needs_list:
@@ -86,7 +94,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
                         task_name=unit.task.name)
     settings = _settings(unit, resolver)
     main = _main_step(unit, impl, resolver, settings, python, ins)
-    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch)] if fetch else []) + [main]
+    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs)]
+             if fetch or ins.oneofs else []) + [main]
     store = _store(unit, opts, python)
     if store is not None:
         steps.append(store)
@@ -115,7 +124,7 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
     return Built(task, _run_spec(unit.name, settings))
 
 
-def _param_inputs(unit: Unit, python: bool) -> _Inputs:
+def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
     iface = unit.component.interface
     ins = _Inputs()
     loop = unit.loop
@@ -124,6 +133,13 @@ def _param_inputs(unit: Unit, python: bool) -> _Inputs:
         ptype = pdef.type if pdef else g.STRING
         pname = param_name(name)
         where = f"{unit.element} input '{name}'"
+        if value.oneof:  # dsl.OneOf: fetched from the store, from the branch that ran
+            if not python:
+                raise TranslateError("a container component reading a dsl.OneOf value is not supported on Tekton yet",
+                                     element=where)
+            ins.shim[name] = {"file": f"{VALUES_DIR}/{name}"}
+            ins.oneofs.append((f"{VALUES_DIR}/{name}", [_oneof_key(key_prefix, u, o) for u, o in value.oneof]))
+            continue
         if value.item is not None:  # this iteration's loop item (or a field of it)
             assert loop is not None
             if loop.static is not None:
@@ -160,12 +176,21 @@ def _param_inputs(unit: Unit, python: bool) -> _Inputs:
     return ins
 
 
-def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs) -> list[tuple[str, str, bool]]:
+def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs, key_prefix: str) -> list[tuple[str, str, bool]]:
     iface = unit.component.interface
     fetch: list[tuple[str, str, bool]] = []
     for name, art in sorted(unit.artifacts.items()):
         adef = iface.input_artifact(name)
         where = f"{unit.element} artifact '{name}'"
+        if art.oneof:
+            if not python:
+                raise TranslateError("a container component reading a dsl.OneOf artifact is not supported on Tekton "
+                                     "yet", element=where)
+            keys = [_oneof_key(key_prefix, u, o) for u, o in art.oneof]
+            ins.oneofs.append((f"{s.INPUTS_DIR}/{name}", keys))
+            ins.oneofs.append((f"{METADATA_DIR}/{name}", [k_ + ".metadata" for k_ in keys]))
+            ins.shim[name] = {"metadataFile": f"{METADATA_DIR}/{name}"}
+            continue
         if adef is not None and adef.is_list:
             raise TranslateError(f"artifact list input '{name}' (dsl.Collected) is not supported on Tekton yet",
                                  element=where)
@@ -225,13 +250,20 @@ def _store(unit: Unit, opts: TaskOptions, python: bool) -> t.Step | None:
     iface = unit.component.interface
     copies = [] if python else [(f"{s.OUTPUTS_DIR}/{p.name}", result_name(p.name)) for p in iface.output_params]
     meta = [] if python else [result_name(a.name + "-metadata") for a in iface.output_artifacts]
-    if not iface.output_artifacts and not copies:
+    publish = []
+    for name in sorted(unit.publish):
+        if iface.output_artifact(name) is not None:
+            publish += [(f"{s.OUTPUTS_DIR}/{name}", name),
+                        (f"{s.RESULTS_DIR}/{result_name(name + '-metadata')}", name + ".metadata")]
+        else:
+            publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name))
+    if not iface.output_artifacts and not copies and not publish:
         return None
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
     index = f"$(params.{INDEX})" if unit.loop is not None else None
     prefix = f"{run}/i{index}" if index else f"{run}/$(context.taskRun.name)"
     return s.store_step(opts.transfer_image, opts.artifact_store, prefix,
-                        [a.name for a in iface.output_artifacts], copies, meta, index)
+                        [a.name for a in iface.output_artifacts], copies, meta, index, publish, f"{run}/oneof")
 
 
 def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool,
@@ -291,7 +323,7 @@ def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tup
             arrays.append((var, param_name(name)))
             arrays += [(var, f"{param_name(name)}-{a.split(chr(0))[1]}") for a in ins.arrays
                        if a.startswith(name + "\0")]
-        elif "loopItem" not in entry:
+        elif "loopItem" not in entry and "file" not in entry:
             env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
     in_arts: dict = {}
     for i, name in enumerate(sorted(unit.artifacts)):
@@ -302,7 +334,7 @@ def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tup
                          **ins.shim.get(name, {})}
         if name in ins.arrays:
             arrays.append((var, metadata_param(name)))
-        else:
+        elif "metadataFile" not in in_arts[name]:
             env.append(k.EnvVar(name=var, value=f"$(params.{metadata_param(name)})"))
     spec = {
         "version": 1,

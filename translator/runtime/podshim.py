@@ -127,6 +127,10 @@ def for_tekton(text):
 
 LOOP_INDEX = None  # Tekton, inside a loop: results are "<iteration index>:<value>"
 
+def from_tekton(text):
+    # a result as for_tekton wrote it, read from a file (no kubelet halving the dollars)
+    return unb64(text) if text.startswith(B64_PREFIX) else text.replace("$$", "$")
+
 def for_engine(text):
     if ENGINE != "tekton":
         return for_argo(text)
@@ -211,6 +215,8 @@ def build_executor_input(spec):
     values, arts = {}, {}
     for name, p in ins.get("parameters", {}).items():
         raw = getenv(p["env"])  # unset or ABSENT: absent, the function's default applies
+        if p.get("file"):  # Tekton, dsl.OneOf: the branch's result, fetched from the store
+            raw = from_tekton(read_text(p["file"])) if os.path.isfile(p["file"]) else None
         raw = None if raw == ABSENT else raw
         what = "input parameter %r ($%s)" % (name, p["env"])
         if p.get("loopItem") is not None:  # Tekton: this iteration's item of a run-time list
@@ -251,6 +257,8 @@ def build_executor_input(spec):
                                                  md if isinstance(md, dict) else {})
                                         for n, md in zip(items, mds)]}
         elif os.path.lexists(path):  # not downloaded (optional, not supplied): absent
+            if a.get("metadataFile") and os.path.isfile(a["metadataFile"]):  # Tekton, dsl.OneOf
+                os.environ[a["metadataEnv"]] = from_tekton(read_text(a["metadataFile"]))
             if a.get("perIteration") is not None:  # Tekton: metadata of a same-loop producer
                 md = iteration_value(getenv(a["metadataEnv"]) or "[]",
                                      getenv(a["perIteration"]["indexEnv"]), what) or "{}"
