@@ -20,8 +20,8 @@ from .values import ABSENT, encode, protect
 
 KINDS = ("PipelineRun", "Pipeline")
 FEATURE_FLAGS_ANNOTATION = "kfp-translate.io/tekton-feature-flags"
-DEFAULT_TRANSFER_IMAGE = "docker.io/amazon/aws-cli:2.22.35"
-DEFAULT_PYTHON_IMAGE = "docker.io/library/python:3.12-slim"
+DEFAULT_TRANSFER_IMAGE = "amazon/aws-cli:2.22.35"
+DEFAULT_PYTHON_IMAGE = "python:3.12-slim"
 # Options of the command line that only mean something on Argo.
 _ARGO_ONLY = {"schedule": None, "timezone": None, "concurrency_policy": None, "artifact_repository_ref": None}
 

@@ -113,9 +113,19 @@ print("condition:", "true" if outcome else "false")
 """
 
 
+_MAIN_GUARD = '\nif __name__ == "__main__":\n    main()\n'
+
+
 @lru_cache(maxsize=1)
 def _shim_source() -> str:
-    return importlib_resources.files("translator.runtime").joinpath("podshim.py").read_text(encoding="utf-8")
+    """podshim.py (exactly as Argo manifests carry it) with its Tekton part appended before the
+    entry point: the Tekton part redefines a few functions (translator/runtime/podshim_tekton.py)."""
+    files = importlib_resources.files("translator.runtime")
+    base = files.joinpath("podshim.py").read_text(encoding="utf-8")
+    tekton = files.joinpath("podshim_tekton.py").read_text(encoding="utf-8")
+    if base.count(_MAIN_GUARD) != 1 or not base.endswith(_MAIN_GUARD):
+        raise RuntimeError("translator/runtime/podshim.py must end with its `if __name__ == \"__main__\"` guard")
+    return base[: -len(_MAIN_GUARD)] + "\n" + tekton + _MAIN_GUARD
 
 
 def shim_command(spec: dict, arrays: list[tuple[str, str]] = ()) -> list[str]:

@@ -111,54 +111,6 @@ def for_argo(text):
         text = B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
     return text + "\n"
 
-# Tekton (spec "engine": "tekton"): results are files under /tekton/results that Tekton passes on
-# as they are into env values and args, where the kubelet turns a double dollar into one and
-# expands dollar-parenthesis references: every dollar is doubled, and a value spelling
-# dollar-parenthesis (which a later Tekton pass could read as a variable) travels base64. Tekton reports all results of a TaskRun through one termination message of
-# 4096 bytes, Tekton's own data included: the shim checks the budget instead of letting Tekton
-# drop a result.
-ENGINE = "argo"
-TEKTON_RESULT_BUDGET = 3072
-
-def for_tekton(text):
-    if "$(" in text or text.startswith(B64_PREFIX):
-        return B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
-    return text.replace("$", "$$")
-
-LOOP_INDEX = None  # Tekton, inside a loop: results are "<iteration index>:<value>"
-
-def from_tekton(text):
-    # a result as for_tekton wrote it, read from a file (no kubelet halving the dollars)
-    return unb64(text) if text.startswith(B64_PREFIX) else text.replace("$$", "$")
-
-def for_engine(text):
-    if ENGINE != "tekton":
-        return for_argo(text)
-    return for_tekton(text) if LOOP_INDEX is None else "%s:%s" % (LOOP_INDEX, for_tekton(text))
-
-def check_result_budget(spec):
-    # Every result file this task writes, as Tekton's entrypoint reads them (name and value).
-    budget = spec.get("resultBudget", TEKTON_RESULT_BUDGET)
-    paths = [p["argoPath"] for p in spec["outputs"].get("parameters", {}).values()] + \
-        [a["metadataPath"] for a in spec["outputs"].get("artifacts", {}).values()]
-    sizes = dict((os.path.basename(x), os.path.getsize(x)) for x in paths if os.path.isfile(x))
-    total = sum(len(n) + s + 32 for n, s in sizes.items())  # 32: Tekton's JSON framing per result
-    if total > budget:
-        big = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
-        raise ShimError("results total about %d bytes, over the %d bytes Tekton can carry "
-                        "(largest: %s)" % (total, budget,
-                                           ", ".join("%s=%d bytes" % kv for kv in big)))
-
-def tekton_final_status(raw, how):
-    # PipelineTaskFinalStatus from the `$(tasks.<t>.status)` words of the units of one group
-    # (Succeeded, Failed, None = not run), joined by commas.
-    words = [w.strip() for w in raw.split(",") if w.strip()]
-    failed = [w for w in words if w == "Failed"]
-    state = "FAILED" if failed else "SKIPPED" if all(w == "None" for w in words) else "SUCCEEDED"
-    error = {"code": 2, "message": "%d of %d tasks failed" % (len(failed), len(words))} if failed else {}
-    return {"error": error, "pipelineJobResourceName": getenv(how.get("runEnv", "")) or "",
-            "pipelineTaskName": how.get("task", ""), "state": state}
-
 def read_text(path):
     with open(path, "rb") as f:  # binary: no newline translation
         return f.read().decode("utf-8", "surrogateescape")
@@ -215,21 +167,8 @@ def build_executor_input(spec):
     values, arts = {}, {}
     for name, p in ins.get("parameters", {}).items():
         raw = getenv(p["env"])  # unset or ABSENT: absent, the function's default applies
-        if p.get("file"):  # Tekton, dsl.OneOf: the branch's result, fetched from the store
-            raw = from_tekton(read_text(p["file"])) if os.path.isfile(p["file"]) else None
         raw = None if raw == ABSENT else raw
-        what = "input parameter %r ($%s)" % (name, p["env"])
-        if p.get("loopItem") is not None:  # Tekton: this iteration's item of a run-time list
-            values[name] = conv(p["type"], loop_item(p["loopItem"], what), what)
-            continue
-        if raw is not None and p.get("perIteration") is not None:  # Tekton: same-loop producer
-            raw = iteration_value(raw, getenv(p["perIteration"]["indexEnv"]), what)
-            raw = None if raw == ABSENT else raw
-        if raw is not None and p.get("tektonCollected") is not None:
-            values[name] = collected_values(raw, p["tektonCollected"]["type"], what)
-        elif raw is not None and p.get("tektonStatus") is not None:  # Tekton: task status words
-            values[name] = tekton_final_status(raw, p["tektonStatus"])
-        elif raw is not None:
+        if raw is not None:
             what = "input parameter %r ($%s)" % (name, p["env"])
             values[name] = conv(p["type"], raw, what)
             if p.get("collected"):  # dsl.Collected: Argo hands over the leaves as strings
@@ -257,12 +196,6 @@ def build_executor_input(spec):
                                                  md if isinstance(md, dict) else {})
                                         for n, md in zip(items, mds)]}
         elif os.path.lexists(path):  # not downloaded (optional, not supplied): absent
-            if a.get("metadataFile") and os.path.isfile(a["metadataFile"]):  # Tekton, dsl.OneOf
-                os.environ[a["metadataEnv"]] = from_tekton(read_text(a["metadataFile"]))
-            if a.get("perIteration") is not None:  # Tekton: metadata of a same-loop producer
-                md = iteration_value(getenv(a["metadataEnv"]) or "[]",
-                                     getenv(a["perIteration"]["indexEnv"]), what) or "{}"
-                os.environ[a["metadataEnv"]] = md
             arts[name] = {"artifacts": [
                 artifact(name, a, path, json_env(a.get("metadataEnv"), {}, dict, what))]}
     out_params = dict((n, {"outputFile": p["outputFile"]})
@@ -303,7 +236,7 @@ def collect_outputs(outs):
             else:
                 raise ShimError("%s was not produced (no value in %s and no file %s)"
                                 % (what, eo_path, p["outputFile"]))
-            write_text(p["argoPath"], for_engine(canon(p["type"], v)))
+            write_text(p["argoPath"], for_argo(canon(p["type"], v)))
         except ShimError as e:
             errors.append(str(e))
     for name, a in outs.get("artifacts", {}).items():
@@ -317,11 +250,11 @@ def collect_outputs(outs):
                 continue
             write_text(a["path"], "")
         md = produced.get("metadata")
-        write_text(a["metadataPath"], for_engine(json.dumps(md if isinstance(md, dict) else {}, separators=SEP)))
-        write_text(a["digestPath"], for_engine(digest(a["path"])))
+        write_text(a["metadataPath"], for_argo(json.dumps(md if isinstance(md, dict) else {}, separators=SEP)))
+        write_text(a["digestPath"], for_argo(digest(a["path"])))
         if a.get("itemPath"):  # collected out of a loop: where it is stored, and its metadata
             item = dict(key=getenv(a["keyEnv"]) or "", metadata=md if isinstance(md, dict) else {})
-            write_text(a["itemPath"], for_engine(json.dumps(item, separators=SEP)))
+            write_text(a["itemPath"], for_argo(json.dumps(item, separators=SEP)))
     if errors:
         raise ShimError("; ".join(errors))
 
@@ -331,65 +264,12 @@ def killpg(pgid, signum):
     except OSError:
         pass
 
-ARRAY_ARG = "--kfpt-array="
-
-def take_arrays(argv):
-    # Tekton hands array parameters (the aggregated results of a matrixed task) over only as
-    # whole argv elements: `--kfpt-array=ENV <elements...>` sections between the SPEC and `--`
-    # become env ENV = the JSON list of the elements. Elements begin with an iteration index
-    # (see LOOP_INDEX), so none can be mistaken for a section marker or `--`.
-    rest, arrays, current = list(argv[2:]), {}, None
-    while rest and rest[0] != "--":
-        x = rest.pop(0)
-        if x.startswith(ARRAY_ARG):
-            current = arrays.setdefault(x[len(ARRAY_ARG):], [])
-        elif current is None:
-            raise ShimError("unexpected argument %.80r before --" % x)
-        else:
-            current.append(x)
-    for env, items in arrays.items():
-        os.environ[env] = json.dumps(items)
-    return argv[:2] + rest
-
-def iteration_value(raw, index, what):
-    # one iteration's value out of a matrixed task's aggregated results ("<index>:<value>"),
-    # whatever order Tekton aggregated them in; None when that iteration wrote none (skipped)
-    for item in json.loads(raw):
-        k, sep, v = item.partition(":")
-        if sep and k == index:
-            return unb64(v)
-    return None
-
-def collected_values(raw, leaf, what):
-    # dsl.Collected out of a matrixed task: in KFP's (iteration) order, typed as KFP types them
-    pairs = []
-    for item in json.loads(raw):
-        k, sep, v = item.partition(":")
-        if not sep or not k.isdigit():
-            raise ShimError("%s: %.80r is not an iteration result" % (what, item))
-        pairs.append((int(k), unb64(v)))
-    return [conv(leaf, v, what) for _, v in sorted(pairs) if v != ABSENT]
-
-def loop_item(how, what):
-    items = json.loads(getenv(how["listEnv"]) or "[]")
-    item = items[int(getenv(how["indexEnv"]))]
-    for key in [k for k in how.get("field", "").split(".") if k]:
-        if not isinstance(item, dict) or key not in item:
-            raise ShimError("%s: loop item %.200r has no field %r" % (what, item, key))
-        item = item[key]
-    return item
-
 def run(argv):
-    if len(argv) >= 3 and argv[2].startswith(ARRAY_ARG):
-        argv = take_arrays(argv)
     if len(argv) < 4 or argv[2] != "--":
         raise ShimError("usage: python3 -c SHIM '<SPEC JSON>' -- COMMAND [ARGS...]")
-    global ENGINE, LOOP_INDEX
     try:
         spec = json.loads(argv[1])
         marker, outs = spec["marker"], spec["outputs"]
-        ENGINE = spec.get("engine", "argo")
-        LOOP_INDEX = getenv(spec["loopIndexEnv"]) if spec.get("loopIndexEnv") else None
         for p in list(spec.get("inputs", {}).get("parameters", {}).values()) + \
                 list(outs.get("parameters", {}).values()):
             if p["type"] not in PARAM_TYPES:
@@ -415,8 +295,6 @@ def run(argv):
     if rc != 0:
         return 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell reports
     collect_outputs(outs)
-    if ENGINE == "tekton":
-        check_result_budget(spec)
     return 0
 
 def main():
