@@ -75,6 +75,11 @@ def _tool(engine: str) -> tuple[str, str, Path]:
     raise LintToolError(f"no linter for engine {engine!r}")
 
 
+def _built(engine: str) -> Path:
+    """Where `build_linter` puts the engine's binary (BUILT_LINTER for Argo)."""
+    return BUILT_LINTER if engine == "argo" else TEKTON_TOOL_DIR / "bin" / "tektonlint"
+
+
 def find_linter(engine: str = "argo") -> Path | None:
     """Return the engine's lint binary (argolint or tektonlint), or None if there is none.
 
@@ -89,7 +94,7 @@ def find_linter(engine: str = "argo") -> Path | None:
         if not _is_executable(path):
             raise LintToolError(f"{env_var}={configured} is not an executable file")
         return path
-    built = tool_dir / "bin" / program
+    built = _built(engine)
     if _is_executable(built):
         return built
     found = shutil.which(program)
@@ -103,7 +108,7 @@ def build_linter(engine: str = "argo") -> Path:
     takes about a second; a cold build takes a few minutes.
     """
     program, env_var, tool_dir = _tool(engine)
-    built = tool_dir / "bin" / program
+    built = _built(engine)
     if not (tool_dir / "go.mod").is_file():
         raise LintToolError(f"{program} sources not found in {tool_dir}")
     go = shutil.which("go")
