@@ -58,6 +58,7 @@ class _Inputs:
     params: list[t.Param] = field(default_factory=list)
     shim: dict[str, dict] = field(default_factory=dict)  # extra shim SPEC entries per input
     arrays: list[str] = field(default_factory=list)  # inputs handed over as argv arrays
+    array_parts: dict[str, list[str]] = field(default_factory=dict)  # more array params of one input (batches)
     include: dict[str, list[str]] = field(default_factory=dict)  # static loop: values per iteration
     needs_list: bool = False
     oneofs: list[tuple[str, list[str]]] = field(default_factory=list)  # (local path, branch keys)
@@ -164,7 +165,7 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
             for j, part in enumerate(value.parts, 1):  # the other batches of the loop
                 ins.specs.append(t.ParamSpec(name=f"{pname}-{j}", type="array"))
                 ins.params.append(t.Param(name=f"{pname}-{j}", value=part))
-                ins.arrays.append(f"{name}\0{j}")
+                ins.array_parts.setdefault(name, []).append(f"{pname}-{j}")
             ins.shim[name] = ({"perIteration": {"indexEnv": "KFPT_INDEX"}} if value.loop is not None
                               else {"tektonCollected": {"type": value.collected}})
             continue
@@ -320,9 +321,7 @@ def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tup
             env.append(k.EnvVar(name="KFPT_RUN", value="$(context.pipelineRun.name)"))
         in_params[name] = entry
         if name in ins.arrays:
-            arrays.append((var, param_name(name)))
-            arrays += [(var, f"{param_name(name)}-{a.split(chr(0))[1]}") for a in ins.arrays
-                       if a.startswith(name + "\0")]
+            arrays += [(var, p) for p in [param_name(name), *ins.array_parts.get(name, [])]]
         elif "loopItem" not in entry and "file" not in entry:
             env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
     in_arts: dict = {}
