@@ -1,7 +1,7 @@
 """`translate`: the command line.
 
     translate --backend argo pipeline.py -o workflow.yaml
-    translate lint workflow.yaml
+    translate lint workflow.yaml run.yaml
     translate run pipeline.py -p name=value
 
 Errors are one line on stderr naming the file and the element, exit status 2, and nothing is
@@ -190,7 +190,7 @@ def run_translate(argv: Sequence[str]) -> int:
 
 
 def run_lint(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="translate lint", description="Run Argo's own offline lint on manifests.")
+    p = argparse.ArgumentParser(prog="translate lint", description="Validate manifests with their engine's own code (Argo or Tekton, by kind).")
     p.add_argument("files", nargs="+")
     args = p.parse_args(argv)
     from . import lint
