@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
-import tempfile
 from typing import Any, Sequence
 
-import yaml
-
 from .errors import InternalValidationError, TranslateError
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
 
 
 # Plain scalars that some YAML 1.1 parsers (go-yaml v2, used by kubectl and Argo) read as
@@ -37,19 +31,81 @@ def _number_like(data: str) -> bool:
         return False
 
 
-def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+def _str_representer(dumper: Any, data: str) -> Any:
     if data in _AMBIGUOUS or _number_like(data):
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="'")
     style = "|" if "\n" in data and not data.endswith((" ", "\t")) and "\r" not in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _str_representer)
+_DUMPERS: dict[bool, Any] = {}
 
 
-def dump_yaml(manifests: list[dict[str, Any]]) -> str:
+def _dumper(native: bool) -> Any:
+    """PyYAML's dumper with our string style: libyaml's emitter (`CSafeDumper`) when PyYAML was
+    built with it and `native`, else the pure-Python one. Same bytes either way (tested)."""
+    if native not in _DUMPERS:
+        import yaml
+
+        base = getattr(yaml, "CSafeDumper", None) if native else None
+        dumper = type("_Dumper", (base or yaml.SafeDumper,), {})
+        dumper.add_representer(str, _str_representer)
+        _DUMPERS[native] = dumper
+    return _DUMPERS[native]
+
+
+# libyaml and PyYAML's emitter differ on double-quoted scalars (where they fold long lines, and
+# libyaml quotes characters beyond the BMP that PyYAML writes plainly). A string is "simple" when
+# neither emitter can double-quote it: printable BMP characters (U+FEFF excluded) and no space
+# before a line break; a value of one or two characters without line breaks cannot be folded
+# (Argo's ABSENT, U+FFFF, is one).
+_NOT_SIMPLE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]| \n")
+
+
+_NOT_SHORT = re.compile("[\r\n\x85\u2028\u2029\U00010000-\U0010ffff]")
+
+
+def _all_simple(manifests: list[Any]) -> bool:
+    stack: list[Any] = list(manifests)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _NOT_SIMPLE.search(node) and (len(node) > 2 or _NOT_SHORT.search(node)) or \
+                    ("\n" in node and node.endswith(" ")):
+                return False
+        elif isinstance(node, dict):
+            # keys: the emitters count a simple key's length differently (characters, bytes)
+            if any(not isinstance(k, str) or len(k) > 60 or _NOT_SIMPLE.search(k) for k in node):
+                return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
+
+
+def _last_scalar(node: Any) -> Any:
+    while isinstance(node, (dict, list)) and node:
+        node = next(reversed(node.values())) if isinstance(node, dict) else node[-1]
+    return node
+
+
+def dump_yaml(manifests: list[dict[str, Any]], native: bool = True) -> str:
     """Deterministic YAML: keys in model order, long strings as literal blocks."""
-    return yaml.dump_all(manifests, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    import yaml
+
+    dumper = _dumper(native and _all_simple(manifests))
+    text = yaml.dump_all(manifests, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+    if dumper is not _dumper(False) and manifests:
+        # libyaml (0.2.5+) ends the stream with `...` once the last document held a keep-chomped
+        # block (`|+`); PyYAML's own emitter only when the very last scalar is one. Keep PyYAML's.
+        last = _last_scalar(manifests[-1])
+        wanted = isinstance(last, str) and yaml.dump_all([{"k": last}], Dumper=_dumper(False), allow_unicode=True,
+                                                          width=100).endswith("\n...\n")
+        if text.endswith("\n...\n") and not wanted:
+            text = text[:-4]
+        elif wanted and not text.endswith("\n...\n"):
+            text += "...\n"
+    return text
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -149,6 +205,8 @@ def _tekton_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write_atomically(path: str, text: str) -> None:
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".translate-", suffix=".tmp")
     try:
@@ -186,6 +244,10 @@ def run_translate(argv: Sequence[str]) -> int:
         _write_atomically(args.output, text)
     else:
         sys.stdout.write(text)
+    from .limits import size_warnings
+
+    for warning in size_warnings(manifests):
+        print(f"translate: warning: {args.output or '<stdout>'}: {warning}", file=sys.stderr)
     return 0
 
 

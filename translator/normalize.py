@@ -181,6 +181,7 @@ class _Builder:
             platform.get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {}).get("executors", {})
         )
         self.by_digest: dict[str, g.Component] = {}
+        self._leaf: dict[str, tuple[g.Component, dict[str, Any]]] = {}  # container/importer components by IR name
 
     def _dedupe(self, name: str, interface: g.Interface, impl: g.Implementation, material: Any) -> g.Component:
         digest = hashlib.sha256(canonical_json(material).encode()).hexdigest()
@@ -192,6 +193,16 @@ class _Builder:
         return comp
 
     def component(self, name: str, path: str) -> tuple[g.Component, dict[str, Any]]:
+        # A container or importer component is the same whichever task uses it: build it once
+        # (a 10,000-task pipeline of 50 components hashes 50 specs, not 10,000).
+        if name in self._leaf:
+            return self._leaf[name]
+        found = self._component(name, path)
+        if found[0].impl.__class__ is not g.DagImpl:
+            self._leaf[name] = found
+        return found
+
+    def _component(self, name: str, path: str) -> tuple[g.Component, dict[str, Any]]:
         element = f"task '{path}'"
         spec = self.spec.components.get(name)
         if spec is None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources as importlib_resources
 
 from hera.workflows import models as m
 
 from translator import graph as g
 from translator.errors import TranslateError
+from translator.runtime.delivery import shim_command
 
 from . import placeholders as ph
 from .names import param_name
@@ -25,11 +24,6 @@ from .values import encode
 EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
 B64_PREFIX = "__KFP_B64__:"
 OUTPUTS_VOLUME = "kfp-outputs"
-
-
-@lru_cache(maxsize=1)
-def shim_source() -> str:
-    return importlib_resources.files("translator.runtime").joinpath("podshim.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -251,7 +245,8 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             if a.name in req.keyed_outputs:
                 env.append(m.EnvVar(name=f"KFPT_K_{a.name}", value=artifact_key(artifact_key_prefix, name, a.name)))
         spec = json.dumps(_shim_spec(req, env_names, meta_env), sort_keys=True, separators=(",", ":"))
-        command = ["python3", "-c", shim_source(), kube_escape(spec), "--"] + [_python_part(c, resolver) for c in impl.command]
+        # The shim itself comes from the environment (spec.templateDefaults, see workflow.py).
+        command = shim_command(kube_escape(spec)) + [_python_part(c, resolver) for c in impl.command]
         args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _python_part(a, resolver) for a in impl.args]
     else:
         command = resolver.argv(impl.command)

@@ -12,6 +12,7 @@ from hera.workflows import models as m
 from translator import graph as g
 from translator.errors import TranslateError
 from translator.normalize import coerce
+from translator.runtime.delivery import BOOTSTRAP, SHIM_ENV, packed_shim
 
 from . import validate
 from .container import B64_PREFIX, b64_wrap
@@ -106,6 +107,42 @@ def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.Pers
     ]
 
 
+SHARED_MIN = 100  # shorter command parts are not worth an env var
+
+
+def _shared_commands(shimmed: list[m.Template]) -> list[m.EnvVar]:
+    """Command parts that several Python templates repeat word for word (KFP's pip-install and
+    executor preambles): each moves into one env var `KFPT_C_<n>` and the templates say
+    `$(KFPT_C_<n>)`, which the kubelet replaces with the variable's value. The value is already
+    kubelet-escaped text (`$$`), as it was in the command: the kubelet reduces it once, when it
+    expands the env value, and inserts the result into the command as it is."""
+    counts: dict[str, int] = {}
+    for t in shimmed:
+        for part in set(t.container.command[5:]):
+            if len(part) >= SHARED_MIN and "{{" not in part and "/kfp/" not in part:
+                counts[part] = counts.get(part, 0) + 1
+    names: dict[str, str] = {}
+    for t in shimmed:  # numbered in order of first use: deterministic
+        for part in t.container.command[5:]:
+            if counts.get(part, 0) > 1 and part not in names:
+                names[part] = f"KFPT_C_{len(names)}"
+    for t in shimmed:
+        t.container.command = [f"$({names[c]})" if c in names and i >= 5 else c for i, c in enumerate(t.container.command)]
+    return [m.EnvVar(name=name, value=part) for part, name in names.items()]
+
+
+def _template_defaults(templates: list[m.Template]) -> m.Template | None:
+    """The pod shim and the command text Python templates share, once per manifest
+    (docs/design.md, "Delivering the shim"): Argo's controller merges `spec.templateDefaults` into
+    each template it runs (strategic merge, env by name); container defaults reach container
+    templates only."""
+    shimmed = [t for t in templates if t.container is not None and (t.container.command or [])[2:3] == [BOOTSTRAP]]
+    if not shimmed:
+        return None
+    env = [m.EnvVar(name=SHIM_ENV, value=packed_shim())] + _shared_commands(shimmed)
+    return m.Template(container=m.Container(env=env))
+
+
 def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
     if output.kind not in KINDS:
         raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
@@ -124,6 +161,7 @@ def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> d
         entrypoint=entry,
         arguments=m.Arguments(parameters=arguments or None, artifacts=art_args or None) if (arguments or art_args) else None,
         templates=templates,
+        template_defaults=_template_defaults(templates),
         service_account_name=output.service_account,
         volume_claim_templates=claims or None,
         volume_claim_gc=m.VolumeClaimGC(strategy="OnWorkflowCompletion") if claims else None,

@@ -69,3 +69,26 @@ def stop_while_running(cluster, name):
     # SIGTERM from `argoexec kill 15 1`, run by the controller through the node's exec API
     assert main.state.terminated is not None and main.state.terminated.exit_code == 143, pod.status
     assert time.monotonic() - started < 60, "the step was stopped, not left to run its 600 s"
+
+
+def test_resource_template_runs_as_argos_non_root_user(cluster):
+    """Argo's resource templates run `argoexec resource` as uid 8737 with /tmp from an emptyDir
+    through subPath `0`: it writes the manifest there and its result to the termination log."""
+    name = f"node-res-{uuid.uuid4().hex[:6]}"
+    claim = f"{name}-claim"
+    manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": name},
+                "spec": {"entrypoint": "main", "templates": [{"name": "main", "resource": {
+                    "action": "create", "setOwnerReference": True,
+                    "manifest": f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {claim}\n"
+                                "spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n"
+                                "      storage: 1Mi\n"}}]}}
+    try:
+        run = cluster.run_argo(manifest, timeout=120)
+        assert run.phase == "Succeeded", cluster.report(run)
+        assert cluster.core.read_namespaced_persistent_volume_claim(claim, cluster.namespace).metadata.name == claim
+    finally:
+        delete_workflow(cluster, name)
+        try:
+            cluster.core.delete_namespaced_persistent_volume_claim(claim, cluster.namespace)
+        except Exception:  # noqa: BLE001 - the owner reference may have removed it already
+            pass
