@@ -27,6 +27,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from translator.runtime.delivery import SHIM_ENV
+
 _VAR = re.compile(r"\$\(([^()]*)\)")
 
 
@@ -188,7 +190,10 @@ class Harness:
         for e in step.get("env", []):
             if "value" not in e:
                 continue  # valueFrom (secrets, field refs): not on this machine
-            value = kubelet_expand(self._remap(tekton_subst(e["value"], tvalues), sandbox), defined)
+            value = tekton_subst(e["value"], tvalues)
+            if e["name"] != SHIM_ENV:  # the packed shim is opaque base64: no pod paths in it
+                value = self._remap(value, sandbox)
+            value = kubelet_expand(value, defined)
             defined[e["name"]] = value
         env.update(defined)
         (sandbox / "kfp").mkdir(exist_ok=True)

@@ -15,7 +15,8 @@ from . import models as t
 from .conditions import guard
 from .flatten import Flattener, Value
 from .names import dns_label, param_name
-from .tasks import WORKSPACE, TaskOptions, build
+from .steps import packed_shim
+from .tasks import SHIM_PARAM, WORKSPACE, TaskOptions, build
 from .values import ABSENT, encode, protect
 
 KINDS = ("PipelineRun", "Pipeline")
@@ -129,10 +130,17 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     if not regular:
         raise TranslateError("every task runs after upstream failures; Tekton needs at least one regular task",
                              element="pipeline")
+    params = _param_specs(pipeline)
+    if any(p.name == SHIM_PARAM for b in built for p in b.task.params or []):
+        if any(p.name == SHIM_PARAM for p in params):
+            raise TranslateError(f"a pipeline parameter is named '{SHIM_PARAM}', which kfp-translate uses",
+                                 element=f"parameter '{SHIM_PARAM}'")
+        params.append(t.ParamSpec(name=SHIM_PARAM, description="the pod shim (kfp-translate, docs/tekton.md); "
+                                  "do not override", default=packed_shim()))
     spec = t.PipelineSpec(
         display_name=pipeline.display_name,
         description=pipeline.description,
-        params=_param_specs(pipeline) or None,
+        params=params or None,
         tasks=regular,
         finally_=finals or None,
         results=_pipeline_results(outputs),

@@ -7,12 +7,16 @@ settings from one Secret (docs/tekton.md, "Artifact store").
 """
 from __future__ import annotations
 
+import base64
 import json
 import shlex
+import zlib
 from functools import lru_cache
 from importlib import resources as importlib_resources
 
 from hera.workflows import models as k
+
+from translator.runtime import delivery
 
 from . import models as t
 
@@ -128,13 +132,27 @@ def _shim_source() -> str:
     return base[: -len(_MAIN_GUARD)] + "\n" + tekton + _MAIN_GUARD
 
 
+@lru_cache(maxsize=1)
+def packed_shim() -> str:
+    """The one copy a manifest carries (translator/runtime/delivery.py): base64 of the
+    zlib-compressed shim, comments removed; the default of the pipeline parameter SHIM_PARAM."""
+    source = delivery.strip_comments(_shim_source()).encode("utf-8")
+    return base64.b64encode(zlib.compress(source, 9)).decode("ascii")
+
+
+def shim_env() -> k.EnvVar:
+    """Every shimmed step reads the shim from SHIM_ENV, given by its task's SHIM_PARAM."""
+    return k.EnvVar(name=delivery.SHIM_ENV, value=f"$(params.{delivery.SHIM_PARAM})")
+
+
 def shim_command(spec: dict, arrays: list[tuple[str, str]] = ()) -> list[str]:
-    """The command that runs the pod shim. Kept in one place: the shim's delivery (inline here)
-    is expected to move to one copy per manifest. arrays: (env name, array parameter) that
-    Tekton can only hand over as whole argv elements (podshim.take_arrays)."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    """The command that runs the pod shim (delivery.shim_command's argv, with the array sections
+    Tekton can hand over only as whole argv elements between the SPEC and `--`:
+    podshim_tekton.take_arrays)."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":")).replace("$", "$$")
     sections = [x for env, param in arrays for x in (f"--kfpt-array={env}", f"$(params.{param}[*])")]
-    return ["python3", "-c", _shim_source().replace("$", "$$"), text.replace("$", "$$"), *sections, "--"]
+    python, flag, bootstrap, spec_arg, end = delivery.shim_command(text)
+    return [python, flag, bootstrap, spec_arg, *sections, end]
 
 
 def store_env(secret: str) -> list[k.EnvFromSource]:

@@ -19,6 +19,8 @@ from .names import param_name, result_name
 from .placeholders import Resolver, TEKTON_VAR, location_param, metadata_param
 from .values import B64_PREFIX, encode, protect
 
+SHIM_PARAM = s.delivery.SHIM_PARAM
+
 EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
 WORKSPACE = "kfp-workspace"
 
@@ -83,6 +85,9 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
                 ins.specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}",
                                              default=encode(p.default, p.type)))
     fetch = _artifact_inputs(unit, python, ins, opts.key_prefix)
+    if python:  # the shim, once per manifest: a pipeline parameter every shimmed task reads
+        ins.specs.append(t.ParamSpec(name=SHIM_PARAM, description="the pod shim (translator/runtime/delivery.py)"))
+        ins.params.append(t.Param(name=SHIM_PARAM, value=f"$(params.{SHIM_PARAM})"))
     if unit.loop is not None:
         ins.specs.append(t.ParamSpec(name=INDEX, description="iteration index of the loop"))
         if ins.needs_list:
@@ -275,8 +280,8 @@ def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, 
         if ins.needs_list:
             env.append(k.EnvVar(name="KFPT_LIST", value=f"$(params.{LIST})"))
     if python:
-        spec, shim_env, arrays = _shim_spec(unit, ins)
-        env += shim_env
+        spec, spec_env, arrays = _shim_spec(unit, ins)
+        env += [s.shim_env(), *spec_env]
         command = s.shim_command(spec, arrays) + [_python_part(x, resolver) for x in impl.command]
         args = [EXECUTOR_INPUT_MARKER if x == "{{$}}" else _python_part(x, resolver) for x in impl.args]
     else:
