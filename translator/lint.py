@@ -19,18 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import gobuild
 from .errors import TranslateError
 
 ENV_VAR = "KFP_TRANSLATE_ARGOLINT"
 """Path of an argolint binary to use instead of the built or installed one."""
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TOOL_DIR = REPO_ROOT / "tools" / "argolint"
+TOOL_DIR = gobuild.source_dir("argolint")  # tools/argolint, or its copy shipped in the package
 BUILT_LINTER = TOOL_DIR / "bin" / "argolint"
 
 TEKTON_ENV_VAR = "KFP_TRANSLATE_TEKTONLINT"
 """Path of a tektonlint binary to use instead of the built or installed one."""
-TEKTON_TOOL_DIR = REPO_ROOT / "tools" / "tektonlint"
+TEKTON_TOOL_DIR = gobuild.source_dir("tektonlint")
 TEKTON_KINDS = frozenset({"PipelineRun", "Pipeline", "Task"})
 ARGO_KINDS = frozenset({"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow"})
 
@@ -66,18 +67,13 @@ def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def _tool(engine: str) -> tuple[str, str, Path]:
-    """(program name, env var, source directory) of an engine's linter."""
+def _tool(engine: str) -> tuple[str, str, Path, Path]:
+    """(program, env var, source directory, built binary) of an engine's linter."""
     if engine == "argo":
-        return "argolint", ENV_VAR, TOOL_DIR
+        return "argolint", ENV_VAR, TOOL_DIR, BUILT_LINTER
     if engine == "tekton":
-        return "tektonlint", TEKTON_ENV_VAR, TEKTON_TOOL_DIR
+        return "tektonlint", TEKTON_ENV_VAR, TEKTON_TOOL_DIR, TEKTON_TOOL_DIR / "bin" / "tektonlint"
     raise LintToolError(f"no linter for engine {engine!r}")
-
-
-def _built(engine: str) -> Path:
-    """Where `build_linter` puts the engine's binary (BUILT_LINTER for Argo)."""
-    return BUILT_LINTER if engine == "argo" else TEKTON_TOOL_DIR / "bin" / "tektonlint"
 
 
 def find_linter(engine: str = "argo") -> Path | None:
@@ -85,30 +81,31 @@ def find_linter(engine: str = "argo") -> Path | None:
 
     Looks at ``$KFP_TRANSLATE_ARGOLINT`` / ``$KFP_TRANSLATE_TEKTONLINT`` first (an
     error if it names no executable file), then ``tools/<program>/bin/<program>``
-    in this repository, then the program on PATH.
+    in this repository, then the program on PATH, then one built by an earlier lint.
     """
-    program, env_var, tool_dir = _tool(engine)
+    program, env_var, tool_dir, built = _tool(engine)
     configured = os.environ.get(env_var)
     if configured:
         path = Path(configured)
         if not _is_executable(path):
             raise LintToolError(f"{env_var}={configured} is not an executable file")
         return path
-    built = _built(engine)
     if _is_executable(built):
         return built
     found = shutil.which(program)
-    return Path(found) if found else None
+    if found:
+        return Path(found)
+    cached = gobuild.cached_binary(program, tool_dir) if (tool_dir / "go.mod").is_file() else None
+    return cached if cached is not None and _is_executable(cached) else None  # built by an earlier lint
 
 
 def build_linter(engine: str = "argo") -> Path:
     """Build ``tools/<program>/bin/<program>`` with ``go build`` and return its path.
 
     Go's default module and build caches are used, so a rebuild with warm caches
-    takes about a second; a cold build takes a few minutes.
+    takes about a second; a cold build takes minutes.
     """
-    program, env_var, tool_dir = _tool(engine)
-    built = _built(engine)
+    program, env_var, tool_dir, built = _tool(engine)
     if not (tool_dir / "go.mod").is_file():
         raise LintToolError(f"{program} sources not found in {tool_dir}")
     go = shutil.which("go")
@@ -144,28 +141,25 @@ def engine_of(kind: Any) -> str:
     return "tekton" if kind in TEKTON_KINDS else "argo"
 
 
+def _stream(docs: list[dict[str, Any]]) -> str:
+    # JSON documents separated by '---' form a YAML stream that round-trips exactly.
+    # ASCII escapes: YAML forbids raw control and noncharacters (U+FFFF, our ABSENT) in a stream.
+    return "".join("---\n" + json.dumps(doc, ensure_ascii=True) + "\n" for doc in docs)
+
+
 def lint_documents(docs: list[dict[str, Any]], linter: Path | None = None) -> list[LintError]:
     """Lint manifests given as parsed documents (one run per engine, so a Workflow can
     reference a WorkflowTemplate, or a PipelineRun a Pipeline, given alongside it).
-
     With ``linter`` given, every document goes to that one program."""
     if linter is not None:
         return _run(["-"], _stream(docs), linter)
     by_engine: dict[str, list[dict[str, Any]]] = {}
     for doc in docs:
-        kind = doc.get("kind") if isinstance(doc, dict) else None
-        by_engine.setdefault(engine_of(kind), []).append(doc)
-    if not by_engine:
-        by_engine["argo"] = []
+        by_engine.setdefault(engine_of(doc.get("kind") if isinstance(doc, dict) else None), []).append(doc)
     errors: list[LintError] = []
-    for engine in sorted(by_engine):
-        errors += _run(["-"], _stream(by_engine[engine]), None, engine)
+    for engine in sorted(by_engine or {"argo": []}):
+        errors += _run(["-"], _stream(by_engine.get(engine, [])), None, engine)
     return errors
-
-
-def _stream(docs: list[dict[str, Any]]) -> str:
-    # JSON documents separated by '---' form a YAML stream that round-trips exactly.
-    return "".join("---\n" + json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
 
 
 def lint_files(paths: Iterable[str | os.PathLike[str]], linter: Path | None = None) -> list[LintError]:
@@ -220,13 +214,8 @@ def _engines_in(path: str) -> list[str]:
 
 
 def _run(args: list[str], stdin: str | None, linter: Path | None, engine: str = "argo") -> list[LintError]:
-    linter = linter or find_linter(engine)
-    if linter is None:
-        program, env_var, _ = _tool(engine)
-        raise LintToolError(
-            f"{program} not found: build it with translator.lint.build_linter({engine!r}) "
-            f"(needs Go), or set {env_var}"
-        )
+    program, _, tool_dir, _ = _tool(engine)
+    linter = linter or find_linter(engine) or gobuild.ensure_built(program, tool_dir)
     proc = subprocess.run(
         [str(linter), *args],
         input=stdin if stdin is not None else "",
