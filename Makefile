@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test corpus golden argolint lint-manifests bench-run bench-pods bench-scale fuzz clean e2e-build e2e-up e2e-down e2e
+.PHONY: install demo test corpus golden argolint tektonlint lint-manifests bench-run bench-pods bench-scale fuzz clean e2e-build e2e-up e2e-down e2e
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,16 +33,20 @@ corpus:
 
 ## Regenerate every golden manifest after an intended change; review the diff before committing.
 golden: install
-	KFP_TRANSLATE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
+	KFP_TRANSLATE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py tests/test_tekton_golden.py
 
 ## Build the Go helper that runs Argo's own offline lint.
 argolint:
 	cd tools/argolint && go build -trimpath -o bin/argolint .
 
+## Build the Go helper that runs Tekton Pipelines' own validation (tools/tektonlint).
+tektonlint:
+	cd tools/tektonlint && go build -trimpath -o bin/tektonlint .
+
 ## Lint every golden manifest with Argo's own validation code (required pipeline parameters get
 ## a placeholder value, as `argo submit -p` would give), plus the broken-manifest checks.
-lint-manifests: install argolint
-	$(BIN)/python -m pytest -q tests/test_lint_goldens.py tests/test_lint.py
+lint-manifests: install argolint tektonlint
+	$(BIN)/python -m pytest -q tests/test_lint_goldens.py tests/test_lint.py tests/test_tektonlint.py
 
 ## Per-step overhead of `translate run` against kfp.local (rewrites benchmarks/RESULTS.md).
 bench-run: install
@@ -81,4 +85,4 @@ e2e: e2e-up
 	$(BIN)/python -m pytest -q e2e/tests $(E2E_ARGS); status=$$?; $(MAKE) e2e-down; exit $$status
 
 clean:
-	rm -rf build tools/argolint/bin .pytest_cache
+	rm -rf build tools/argolint/bin tools/tektonlint/bin .pytest_cache

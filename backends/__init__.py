@@ -19,6 +19,10 @@ def available() -> dict[str, Any]:
         from .argo import BACKEND
 
         found["argo"] = BACKEND
+    if "tekton" not in found:
+        from .tekton import BACKEND as TEKTON
+
+        found["tekton"] = TEKTON
     return found
 
 

@@ -24,7 +24,7 @@ def _with_placeholders(doc: dict) -> dict:
 
 
 def test_every_golden_manifest_passes_argo_lint(argolint, tmp_path: Path):  # noqa: F811
-    goldens = sorted(GOLDEN.rglob("*.yaml"))
+    goldens = sorted(p for p in GOLDEN.rglob("*.yaml") if p.relative_to(GOLDEN).parts[0] != "tekton")
     assert len(goldens) > 100
     copies = []
     for i, path in enumerate(goldens):

@@ -1,7 +1,7 @@
 """`translate`: the command line.
 
     translate --backend argo pipeline.py -o workflow.yaml
-    translate lint workflow.yaml
+    translate lint workflow.yaml run.yaml
     translate run pipeline.py -p name=value
 
 Errors are one line on stderr naming the file and the element, exit status 2, and nothing is
@@ -160,15 +160,21 @@ def _commands_epilog() -> str:
 
 
 def _translate_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Translate a KFP v2 pipeline into Argo Workflows manifests.",
+    p = argparse.ArgumentParser(prog=prog, description="Translate a KFP v2 pipeline into Argo Workflows or Tekton manifests.",
                                 usage=f"{prog} [COMMAND] INPUT [options]", epilog=_commands_epilog(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit")
     p.add_argument("input", help="pipeline IR (.yaml/.json, '-' for stdin), or a Python file with a @dsl.pipeline (FILE.py[:FUNCTION])")
-    p.add_argument("--backend", default="argo", help="target engine (default: argo)")
+    p.add_argument("--backend", default="argo", help="target engine: argo (default) or tekton")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout ('-': stdout); missing folders are created")
-    p.add_argument("--kind", default="Workflow", choices=["Workflow", "WorkflowTemplate", "CronWorkflow"],
-                   help="kind of object to emit (default: Workflow)")
+    p.add_argument("--kind", choices=["Workflow", "WorkflowTemplate", "CronWorkflow", "PipelineRun", "Pipeline"],
+                   help="Argo: Workflow (default), WorkflowTemplate, CronWorkflow; Tekton: PipelineRun (default), Pipeline")
+    p.add_argument("--with-run", action="store_true",
+                   help="Tekton --kind Pipeline: also write a PipelineRun that references it")
+    p.add_argument("--artifact-store", metavar="SECRET",
+                   help="Tekton: Secret with the S3 settings of the artifact store (default: kfp-translate-artifacts)")
+    p.add_argument("--transfer-image", help="Tekton: image of the artifact transfer steps (needs the aws CLI)")
+    p.add_argument("--python-image", help="Tekton: image of condition evaluation tasks (needs python3)")
     p.add_argument("--name", help="fixed object name (default: generateName from the pipeline name)")
     p.add_argument("--generate-name", help="generateName prefix for a Workflow")
     p.add_argument("-n", "--namespace", help="namespace of the emitted object (default: none, the one you submit to)")
@@ -189,7 +195,8 @@ def _translate_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--timezone", help="IANA time zone of the schedule")
     p.add_argument("--concurrency-policy", choices=["Allow", "Forbid", "Replace"],
                    help="what a CronWorkflow does when a run is still going (KFP max_concurrency=1 is Forbid)")
-    p.add_argument("--lint", action="store_true", help="also run Argo's own lint on the result (needs the Go helper)")
+    p.add_argument("--lint", action="store_true",
+                   help="also run the engine's own validation on the result (Argo's lint or Tekton's; needs the Go helper)")
     p.add_argument("--allow-oversize", action="store_true",
                    help="write a manifest even when it exceeds the 3 MiB the Kubernetes API server accepts")
     return p
@@ -200,8 +207,14 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if args.artifact_repository:
         cm, _, key = args.artifact_repository.partition(":")
         repo = (cm, key or "default-v1")
+    if args.backend == "tekton":
+        return _tekton_options(args)
+    for flag, value in (("--with-run", args.with_run), ("--artifact-store", args.artifact_store),
+                        ("--transfer-image", args.transfer_image), ("--python-image", args.python_image)):
+        if value:
+            raise TranslateError(f"{flag} applies to --backend tekton only", element=flag)
     return dict(
-        kind=args.kind,
+        kind=args.kind or "Workflow",
         name=args.name,
         generate_name=args.generate_name,
         namespace=args.namespace,
@@ -216,6 +229,28 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         timezone=args.timezone,
         concurrency_policy=args.concurrency_policy,
     )
+
+
+def _tekton_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.artifact_repository or args.schedule or args.timezone or args.concurrency_policy:
+        raise TranslateError("--artifact-repository, --schedule, --timezone and --concurrency-policy apply to "
+                             "--backend argo only", element="--backend tekton")
+    options: dict[str, Any] = dict(
+        kind=args.kind,
+        name=args.name,
+        generate_name=args.generate_name,
+        namespace=args.namespace,
+        service_account=args.service_account,
+        parameters=tuple(args.parameter),
+        artifact_key_prefix=args.artifact_key_prefix,
+        cache_max_age=args.cache_max_age,
+        enable_caching=args.enable_caching,
+        with_run=args.with_run,
+    )
+    for key in ("artifact_store", "transfer_image", "python_image"):
+        if getattr(args, key):
+            options[key] = getattr(args, key)
+    return options
 
 
 def run_translate(argv: Sequence[str]) -> int:
@@ -256,7 +291,7 @@ def run_translate(argv: Sequence[str]) -> int:
 
 
 def run_lint(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="translate lint", description="Run Argo's own offline lint on manifests.")
+    p = argparse.ArgumentParser(prog="translate lint", description="Validate manifests with their engine's own code (Argo or Tekton, by kind).")
     p.add_argument("files", nargs="+", help="manifest files (YAML or JSON, several documents each) or folders of them")
     args = p.parse_args(argv)
     from . import lint

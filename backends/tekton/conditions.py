@@ -1,0 +1,142 @@
+"""KFP conditions → Tekton `when` expressions.
+
+Tekton's stable `when` has only `in` and `notin` on strings. A condition that is a conjunction
+of (negated) equalities between a STRING channel and a string literal maps to `when` entries
+directly, with no pod: Tekton compares the value as text, as KFP does. dsl.If/Elif/Else
+compile to exactly that shape (`!(x == 'a') && x == 'b'`). Anything else (numbers, booleans,
+`<`, `||`, functions) is evaluated by a small evaluation task whose result `outcome` the group's
+tasks test; its Python expression follows KFP's CEL semantics as translator/conditions.py
+documents them for Argo (numbers bound as doubles, `int()` truncating, heterogeneous equality
+false, bool ordering false < true) and is built from the parsed condition, never from text.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Union
+
+from translator import conditions as c
+from translator import graph as g
+from translator.errors import TranslateError
+
+from . import models as t
+from .flatten import Value
+from .values import B64_PREFIX
+
+OUTCOME = "outcome"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    expr: str  # Python expression over S(i) / F(i) / B(i) (see steps.EVAL_SCRIPT)
+    env: dict[str, Value]
+
+
+def guard(condition: str, params: dict, element: str) -> Union[list[t.WhenExpression], Evaluation]:
+    try:
+        node = c.parse(condition)
+    except c.ConditionError as exc:
+        raise TranslateError(f"condition {condition!r}: {exc}", element=element) from None
+
+    def channel(name: str) -> Value:
+        ref = params.get(name)
+        if not isinstance(ref, Value):
+            raise TranslateError(f"condition reads '{name}', which the task does not receive", element=element)
+        if ref.loop is not None or ref.item is not None or ref.collected is not None:
+            raise TranslateError("a condition on a loop item or a per-iteration value is not supported on Tekton "
+                                 "yet (a `when` applies to all TaskRuns of a matrix)", element=element)
+        return ref
+
+    try:  # KFP's own rules (cel-go type checks): shared with the Argo backend
+        c.to_argo(node, lambda name: c.Operand("x", channel(name).ptype))
+    except c.ConditionError as exc:
+        raise TranslateError(f"condition {condition!r}: {exc}", element=element) from None
+    direct = _direct(node, channel)
+    if direct is not None:
+        return direct
+    env: dict[str, Value] = {}
+    expr, kind = _py(node, channel, env)
+    if kind != "bool":
+        raise TranslateError(f"condition {condition!r} is not a bool", element=element)
+    return Evaluation(expr, env)
+
+
+def _atoms(node: c.Node) -> list[c.Node]:
+    if isinstance(node, c.BinOp) and node.op == "&&":
+        return _atoms(node.left) + _atoms(node.right)
+    return [node]
+
+
+def _direct(node: c.Node, channel) -> list[t.WhenExpression] | None:
+    whens = []
+    for atom in _atoms(node):
+        negate = False
+        while isinstance(atom, c.Not):
+            negate, atom = not negate, atom.operand
+        if not (isinstance(atom, c.BinOp) and atom.op in ("==", "!=")):
+            return None
+        left, right = atom.left, atom.right
+        if isinstance(left, c.Literal):
+            left, right = right, left
+        if not (isinstance(left, c.Channel) and isinstance(right, c.Literal) and type(right.value) is str):
+            return None
+        value = channel(left.name)
+        literal = right.value
+        if value.ptype != g.STRING or value.producer is None and not value.text.startswith("$(params."):
+            return None  # a constant: evaluated (rare; KFP folds nothing either)
+        if "$" in literal or literal.startswith(B64_PREFIX):
+            return None  # such values travel encoded: compare after decoding
+        equal = (atom.op == "==") != negate
+        whens.append(t.WhenExpression(input=value.text, operator="in" if equal else "notin", values=[literal]))
+    return whens
+
+
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+
+
+def _py(node: c.Node, channel, env: dict[str, Value]) -> tuple[str, str]:
+    """(Python expression, CEL kind) for a checked condition."""
+    if isinstance(node, c.Literal):
+        v = node.value
+        if v is None:
+            return "None", "null"
+        if type(v) is bool:
+            return ("True" if v else "False"), "bool"
+        if type(v) is str:
+            # a JSON string literal is a Python string literal; `$` escaped: Tekton reads scripts
+            return json.dumps(v).replace("$", "\\u0024"), "string"
+        return repr(v), "int" if type(v) is int else "double"
+    if isinstance(node, c.Channel):
+        value = channel(node.name)
+        var = next((k for k, v in env.items() if v == value), None)
+        if var is None:
+            var = f"KFPT_C_{len(env)}"
+            env[var] = value
+        kind = {g.STRING: "string", g.BOOLEAN: "bool"}.get(value.ptype, "double")
+        fn = {"string": "S", "bool": "B", "double": "F"}[kind]
+        return f"{fn}({json.dumps(var)})", kind
+    if isinstance(node, c.Call):
+        a, kind = _py(node.arg, channel, env)
+        if node.func == kind:
+            return a, kind
+        if node.func == "int":
+            return f"int({a})", "int"
+        if node.func == "double":
+            return f"float({a})", "double"
+        if node.func == "string":
+            return (f"('true' if {a} else 'false')" if kind == "bool" else f"str({a})"), "string"
+        raise TranslateError(f"unsupported function {node.func!r}")
+    if isinstance(node, c.Not):
+        a, _ = _py(node.operand, channel, env)
+        return f"(not {a})", "bool"
+    assert isinstance(node, c.BinOp)
+    (left, lk), (right, rk) = _py(node.left, channel, env), _py(node.right, channel, env)
+    if node.op in ("&&", "||"):
+        return f"({left} {'and' if node.op == '&&' else 'or'} {right})", "bool"
+    numeric = {"int", "double"}
+    same = lk == rk or (lk in numeric and rk in numeric)
+    if node.op in ("==", "!="):
+        if not same:
+            return ("False" if node.op == "==" else "True"), "bool"
+        return f"({left} {node.op} {right})", "bool"
+    return f"({left} {node.op} {right})", "bool"  # bools order as ints: False < True, as in CEL

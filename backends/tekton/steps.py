@@ -1,0 +1,231 @@
+"""The steps of one Tekton task: fetch inputs, run the component, store outputs.
+
+One pod per task, as on Argo. The component's own image runs only the component (wrapped by the
+pod shim for Python components); moving artifacts between the task and the artifact store is
+done by steps we add, in a configurable image with the AWS CLI (`aws s3 cp`), reading the store's
+settings from one Secret (docs/tekton.md, "Artifact store").
+"""
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import zlib
+from functools import lru_cache
+from importlib import resources as importlib_resources
+
+from hera.workflows import models as k
+
+from translator.runtime import delivery
+
+from . import models as t
+
+INPUTS_DIR = "/kfp/inputs"
+OUTPUTS_DIR = "/kfp/outputs"
+SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
+RESULTS_DIR = "/tekton/results"
+BUCKET_ENV = "KFP_TRANSLATE_BUCKET"
+
+# Both scripts hold no dollar-parenthesis (Tekton would read it as a variable); values arrive in
+# env, quoted wherever the shell reads them, so no value can become code.
+FETCH = """#!/bin/sh
+set -eu
+# kfp-translate: input artifacts from the artifact store (docs/tekton.md)
+fetch() {
+  case "$1" in s3://*) src="$1" ;; *) src="s3://${KFP_TRANSLATE_BUCKET}/$1" ;; esac
+  mkdir -p "${2%/*}"
+  if ! aws s3 cp --only-show-errors "$src" "$2" 2>/dev/null; then
+    aws s3 cp --only-show-errors --recursive "$src/" "$2"
+    # nothing under the prefix: no artifact (the CLI may leave an empty directory behind)
+    if [ -d "$2" ]; then rmdir "$2" 2>/dev/null || true; fi
+  fi
+  if [ ! -e "$2" ] && [ "$3" = required ]; then
+    echo "kfp-translate: input artifact $src not found in the artifact store" >&2
+    exit 1
+  fi
+}
+first() {
+  # dsl.OneOf: the first of the branches' fixed keys that exists (only the branch that ran wrote it)
+  dest="$1"
+  shift
+  for key in "$@"; do
+    fetch "$key" "$dest" optional
+    if [ -e "$dest" ]; then
+      return 0
+    fi
+  done
+  echo "kfp-translate: no dsl.OneOf branch stored $dest" >&2
+  exit 1
+}
+"""
+
+STORE = """#!/bin/sh
+set -eu
+# kfp-translate: output artifacts to the artifact store, results Tekton passes on (docs/tekton.md)
+put() {
+  dst="s3://${KFP_TRANSLATE_BUCKET}/${KFPT_PREFIX}/$2"
+  if [ -d "$1" ]; then
+    aws s3 cp --only-show-errors --recursive "$1" "$dst"
+  else
+    aws s3 cp --only-show-errors "$1" "$dst"
+  fi
+}
+publish() {
+  # dsl.OneOf: also under the fixed key its consumers try (docs/tekton.md)
+  if [ -d "$1" ]; then
+    aws s3 cp --only-show-errors --recursive "$1" "s3://${KFP_TRANSLATE_BUCKET}/$2"
+  else
+    aws s3 cp --only-show-errors "$1" "s3://${KFP_TRANSLATE_BUCKET}/$2"
+  fi
+}
+result() {
+  # one trailing newline dropped, as Argo's executor and KFP's launcher read output files
+  src="$1"
+  if [ -s "$src" ] && tail -c 1 "$src" | od -An -c | grep -q '[\\]n'; then
+    mkdir -p /kfp/outputs/.kfp/results
+    head -c -1 "$src" > "/kfp/outputs/.kfp/results/$3"
+    src="/kfp/outputs/.kfp/results/$3"
+  fi
+  # the rule of podshim.for_tekton: dollar-parenthesis or our prefix: base64; else every dollar
+  # doubled (the kubelet halves them in the consumer's env and args)
+  # inside a loop every result starts with the iteration index (KFPT_RESULT_PREFIX, "<i>:")
+  if grep -q '[$][(]' "$src" 2>/dev/null || head -c 12 "$src" | grep -q '^__KFP_B64__:'; then
+    { printf '%s__KFP_B64__:' "${KFPT_RESULT_PREFIX:-}"; base64 "$src" | tr -d '\\n'; } > "$2"
+  else
+    { printf '%s' "${KFPT_RESULT_PREFIX:-}"; sed 's/[$]/$$/g' "$src"; } > "$2"
+  fi
+}
+"""
+
+EVAL = """#!/usr/bin/env python3
+# kfp-translate: evaluates one KFP condition (docs/tekton.md, "Conditions")
+import base64, os
+P = "__KFP_B64__:"
+def R(n):
+    v = os.environ[n]
+    for _ in range(2):
+        if v.startswith(P):
+            v = base64.b64decode(v[len(P):]).decode("utf-8", "surrogateescape")
+    return v
+def S(n): return R(n)
+def F(n): return float(R(n).strip())
+def B(n): return R(n).strip() in ("1", "t", "T", "TRUE", "true", "True")
+outcome = bool(%s)
+with open("/tekton/results/outcome", "w") as f:
+    f.write("true" if outcome else "false")
+print("condition:", "true" if outcome else "false")
+"""
+
+
+_MAIN_GUARD = '\nif __name__ == "__main__":\n    main()\n'
+
+
+@lru_cache(maxsize=1)
+def _shim_source() -> str:
+    """podshim.py (exactly as Argo manifests carry it) with its Tekton part appended before the
+    entry point: the Tekton part redefines a few functions (translator/runtime/podshim_tekton.py)."""
+    files = importlib_resources.files("translator.runtime")
+    base = files.joinpath("podshim.py").read_text(encoding="utf-8")
+    tekton = files.joinpath("podshim_tekton.py").read_text(encoding="utf-8")
+    if base.count(_MAIN_GUARD) != 1 or not base.endswith(_MAIN_GUARD):
+        raise RuntimeError("translator/runtime/podshim.py must end with its `if __name__ == \"__main__\"` guard")
+    return base[: -len(_MAIN_GUARD)] + "\n" + tekton + _MAIN_GUARD
+
+
+@lru_cache(maxsize=1)
+def packed_shim() -> str:
+    """The one copy a manifest carries (translator/runtime/delivery.py): base64 of the
+    zlib-compressed shim, comments removed; the default of the pipeline parameter SHIM_PARAM."""
+    source = delivery.strip_comments(_shim_source()).encode("utf-8")
+    return base64.b64encode(zlib.compress(source, 9)).decode("ascii")
+
+
+def shim_env() -> k.EnvVar:
+    """Every shimmed step reads the shim from SHIM_ENV, given by its task's SHIM_PARAM."""
+    return k.EnvVar(name=delivery.SHIM_ENV, value=f"$(params.{delivery.SHIM_PARAM})")
+
+
+def shim_command(spec: dict, arrays: list[tuple[str, str]] = ()) -> list[str]:
+    """The command that runs the pod shim (delivery.shim_command's argv, with the array sections
+    Tekton can hand over only as whole argv elements between the SPEC and `--`:
+    podshim_tekton.take_arrays)."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":")).replace("$", "$$")
+    sections = [x for env, param in arrays for x in (f"--kfpt-array={env}", f"$(params.{param}[*])")]
+    python, flag, bootstrap, spec_arg, end = delivery.shim_command(text)
+    return [python, flag, bootstrap, spec_arg, *sections, end]
+
+
+def store_env(secret: str) -> list[k.EnvFromSource]:
+    return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))]
+
+
+def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
+               oneofs: list[tuple[str, list[str]]] = ()) -> t.Step:
+    """artifacts: (input name, Tekton reference to its location, required); oneofs: (local
+    path, the branches' keys) of dsl.OneOf inputs."""
+    env = [k.EnvVar(name=f"KFPT_A_{i}", value=loc) for i, (_, loc, _) in enumerate(artifacts)]
+    lines = [f'fetch "$KFPT_A_{i}" {shlex.quote(f"{INPUTS_DIR}/{name}")} {"required" if req else "optional"}'
+             for i, (name, _, req) in enumerate(artifacts)]
+    for i, (dest, keys) in enumerate(oneofs):
+        env += [k.EnvVar(name=f"KFPT_O_{i}_{j}", value=key) for j, key in enumerate(keys)]
+        lines.append(f"first {shlex.quote(dest)} " + " ".join(f'"$KFPT_O_{i}_{j}"' for j in range(len(keys))))
+    return t.Step(name="kfpt-fetch", image=image, script=FETCH + "\n".join(lines) + "\n",
+                  env=env, env_from=store_env(secret))
+
+
+def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
+               metadata_results: list[str], index: str | None = None,
+               publish: list[tuple[str, str]] = (), publish_prefix: str = "") -> t.Step:
+    """artifacts: output names to upload; results: (file, result name) to copy (container
+    components); metadata_results: `{}` for artifacts whose metadata no shim wrote; index: the
+    iteration index inside a loop (results start with "<index>:", no prefix result: the keys
+    are known from the index)."""
+    lines = [f"put {shlex.quote(f'{OUTPUTS_DIR}/{a}')} {shlex.quote(a)}" for a in artifacts]
+    if artifacts and index is None:
+        lines.append(f"printf '%s' \"$KFPT_PREFIX\" > {RESULTS_DIR}/kfpt-prefix")
+    lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name} {name}" for src, name in results]
+    lines += [f"printf '%s{{}}' \"${{KFPT_RESULT_PREFIX:-}}\" > {RESULTS_DIR}/{name}" for name in metadata_results]
+    lines += [f'publish {shlex.quote(src)} "$KFPT_ONEOF/{key}"' for src, key in publish]
+    env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else []
+    if index is not None:
+        env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
+    if publish:
+        env.append(k.EnvVar(name="KFPT_ONEOF", value=publish_prefix))
+    return t.Step(name="kfpt-store", image=image, script=STORE + "\n".join(lines) + "\n",
+                  env=env or None, env_from=store_env(secret) if artifacts or publish else None)
+
+
+ITEMS = """#!/usr/bin/env python3
+# kfp-translate: the iterations of a dsl.ParallelFor over a run-time list (docs/tekton.md, "Loops")
+import base64, json, os
+P = "__KFP_B64__:"
+v = os.environ["KFPT_LIST"]
+for _ in range(2):
+    if v.startswith(P):
+        v = base64.b64decode(v[len(P):]).decode("utf-8", "surrogateescape")
+items = json.loads(v)
+if not isinstance(items, list):
+    raise SystemExit("kfp-translate: loop items are not a JSON list: %.200r" % v)
+with open("/tekton/results/indices", "w") as f:
+    json.dump([str(i) for i in range(len(items))], f)
+print("iterations:", len(items))
+"""
+
+
+def items_step(image: str, list_param: str) -> t.Step:
+    return t.Step(name="list-iterations", image=image, script=ITEMS,
+                  env=[k.EnvVar(name="KFPT_LIST", value=f"$(params.{list_param})")])
+
+
+def eval_step(image: str, expr: str, env: dict[str, str]) -> t.Step:
+    return t.Step(name="evaluate", image=image, script=EVAL % expr,
+                  env=[k.EnvVar(name=n, value=v) for n, v in sorted(env.items())])
+
+
+def io_volumes() -> tuple[list[k.Volume], list[k.VolumeMount]]:
+    """Inputs and outputs live in emptyDirs every step mounts (writable whatever the user)."""
+    vols = [k.Volume(name="kfp-inputs", empty_dir=k.EmptyDirVolumeSource()),
+            k.Volume(name="kfp-outputs", empty_dir=k.EmptyDirVolumeSource())]
+    mounts = [k.VolumeMount(name="kfp-inputs", mount_path=INPUTS_DIR),
+              k.VolumeMount(name="kfp-outputs", mount_path=OUTPUTS_DIR)]
+    return vols, mounts

@@ -1,0 +1,441 @@
+"""One flattened unit → one Tekton pipeline task with its embedded Task spec."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from hera.workflows import models as k
+
+from backends.argo.container import accelerator_resource
+from backends.argo.platform import pod_settings
+from translator import graph as g
+from translator.errors import TranslateError
+
+from . import models as t
+from . import steps as s
+from .conditions import OUTCOME
+from .flatten import PREFIX_RESULT, Unit
+from .names import param_name, result_name
+from .placeholders import Resolver, TEKTON_VAR, location_param, metadata_param
+from .values import B64_PREFIX, encode, protect
+
+SHIM_PARAM = s.delivery.SHIM_PARAM
+
+EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
+WORKSPACE = "kfp-workspace"
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    artifact_store: str  # Secret with the S3 settings (docs/tekton.md)
+    key_prefix: str
+    transfer_image: str
+    python_image: str
+    workspace: bool = False
+
+
+@dataclass
+class Built:
+    task: t.PipelineTask
+    run_spec: t.PipelineTaskRunSpec | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+INDEX = "kfpt-index"  # the iteration index of a unit inside a loop
+VALUES_DIR = "/kfp/inputs/.kfp/values"  # dsl.OneOf parameters fetched from the store
+METADATA_DIR = "/kfp/inputs/.kfp/metadata"  # and the metadata of dsl.OneOf artifacts
+
+
+def _oneof_key(key_prefix: str, producer: str, output: str) -> str:
+    """Where a dsl.OneOf branch also stores an output (fixed: its consumer computes it)."""
+    return f"{key_prefix}/$(context.pipelineRun.name)/{producer}/oneof/{output}"
+LIST = "kfpt-list"  # the whole run-time list of a loop
+
+
+@dataclass
+class _Inputs:
+    """What one unit's Task declares and its pipeline task passes, and what its shim reads."""
+
+    specs: list[t.ParamSpec] = field(default_factory=list)
+    params: list[t.Param] = field(default_factory=list)
+    shim: dict[str, dict] = field(default_factory=dict)  # extra shim SPEC entries per input
+    arrays: list[str] = field(default_factory=list)  # inputs handed over as argv arrays
+    array_parts: dict[str, list[str]] = field(default_factory=dict)  # more array params of one input (batches)
+    include: dict[str, list[str]] = field(default_factory=dict)  # static loop: values per iteration
+    needs_list: bool = False
+    oneofs: list[tuple[str, list[str]]] = field(default_factory=list)  # (local path, branch keys)
+
+
+def build(unit: Unit, opts: TaskOptions) -> Built:
+    if unit.eval_expr is not None:
+        return _eval_task(unit, opts)
+    if unit.items_of is not None:
+        return _items_task(unit, opts)
+    impl = unit.component.impl
+    assert isinstance(impl, g.ContainerImpl)
+    iface = unit.component.interface
+    element = unit.element
+    if unit.status_input and not unit.final:
+        raise TranslateError("PipelineTaskFinalStatus outside an exit handler", element=element)
+    python = impl.is_python_function
+    ins = _param_inputs(unit, python, opts.key_prefix)
+    if not python:  # container components read unbound inputs' defaults through placeholders
+        for p in iface.input_params:
+            if p.name not in unit.params and p.has_default and p.default is not None:
+                ins.specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}",
+                                             default=encode(p.default, p.type)))
+    fetch = _artifact_inputs(unit, python, ins, opts.key_prefix)
+    if python:  # the shim, once per manifest: a pipeline parameter every shimmed task reads
+        ins.specs.append(t.ParamSpec(name=SHIM_PARAM, description="the pod shim (translator/runtime/delivery.py)"))
+        ins.params.append(t.Param(name=SHIM_PARAM, value=f"$(params.{SHIM_PARAM})"))
+    if unit.loop is not None:
+        ins.specs.append(t.ParamSpec(name=INDEX, description="iteration index of the loop"))
+        if ins.needs_list:
+            ins.specs.append(t.ParamSpec(name=LIST, description="the loop's items (JSON list)"))
+            ins.params.append(t.Param(name=LIST, value=unit.loop.items.text))
+    resolver = Resolver(params=set(unit.params) if python else
+                        set(unit.params) | {p.name for p in iface.input_params if p.has_default},
+                        artifacts=set(unit.artifacts), output_params={p.name for p in iface.output_params},
+                        output_artifacts={a.name for a in iface.output_artifacts}, element=element,
+                        task_name=unit.task.name)
+    settings = _settings(unit, resolver)
+    main = _main_step(unit, impl, resolver, settings, python, ins)
+    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs)]
+             if fetch or ins.oneofs else []) + [main]
+    store = _store(unit, opts, python)
+    if store is not None:
+        steps.append(store)
+    vols, mounts = s.io_volumes()
+    spec = t.EmbeddedTask(
+        metadata=_metadata(settings),
+        params=ins.specs or None,
+        results=_results(unit) or None,
+        step_template=t.StepTemplate(volume_mounts=mounts),
+        steps=steps,
+        volumes=vols + settings.volumes,
+        workspaces=[t.WorkspaceDeclaration(name=WORKSPACE, mount_path="/kfp-workspace")] if opts.workspace else None,
+    )
+    task = t.PipelineTask(
+        name=unit.name,
+        display_name=unit.task.display_name if unit.task.display_name != unit.task.name else None,
+        task_spec=spec,
+        params=ins.params or None,
+        matrix=_matrix(unit, ins),
+        when=unit.when or None,
+        run_after=sorted(unit.run_after) or None,
+        retries=unit.task.retry.max_retry_count if unit.task.retry else None,
+        timeout=f"{int(settings.active_deadline_seconds.root)}s" if settings.active_deadline_seconds else None,
+        workspaces=[t.WorkspacePipelineTaskBinding(name=WORKSPACE, workspace=WORKSPACE)] if opts.workspace else None,
+    )
+    return Built(task, _run_spec(unit.name, settings))
+
+
+def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
+    iface = unit.component.interface
+    ins = _Inputs()
+    loop = unit.loop
+    for name, value in sorted(unit.params.items()):
+        pdef = iface.input_param(name)
+        ptype = pdef.type if pdef else g.STRING
+        pname = param_name(name)
+        where = f"{unit.element} input '{name}'"
+        if value.oneof:  # dsl.OneOf: fetched from the store, from the branch that ran
+            if not python:
+                raise TranslateError("a container component reading a dsl.OneOf value is not supported on Tekton yet",
+                                     element=where)
+            ins.shim[name] = {"file": f"{VALUES_DIR}/{name}"}
+            ins.oneofs.append((f"{VALUES_DIR}/{name}", [_oneof_key(key_prefix, u, o) for u, o in value.oneof]))
+            continue
+        if value.item is not None:  # this iteration's loop item (or a field of it)
+            assert loop is not None
+            if loop.static is not None:
+                ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
+                ins.include[pname] = [protect(encode(_field(item, value.item, where), ptype)) for item in loop.static]
+                continue
+            if not python:
+                raise TranslateError("a container component reading the item of a loop over a run-time list is "
+                                     "not supported on Tekton yet", element=where)
+            ins.shim[name] = {"loopItem": {"listEnv": "KFPT_LIST", "indexEnv": "KFPT_INDEX", "field": value.item}}
+            ins.needs_list = True
+            continue
+        if value.loop is not None or value.collected is not None:
+            if value.loop is not None and (loop is None or value.loop != loop.name):
+                raise TranslateError("reads a per-iteration value outside its loop without dsl.Collected", element=where)
+            if not python:
+                raise TranslateError("a container component reading per-iteration or collected values is not "
+                                     "supported on Tekton yet", element=where)
+            ins.specs.append(t.ParamSpec(name=pname, type="array", description=f"KFP {ptype}, one per iteration"))
+            ins.params.append(t.Param(name=pname, value=value.text))
+            ins.arrays.append(name)
+            for j, part in enumerate(value.parts, 1):  # the other batches of the loop
+                ins.specs.append(t.ParamSpec(name=f"{pname}-{j}", type="array"))
+                ins.params.append(t.Param(name=f"{pname}-{j}", value=part))
+                ins.array_parts.setdefault(name, []).append(f"{pname}-{j}")
+            ins.shim[name] = ({"perIteration": {"indexEnv": "KFPT_INDEX"}} if value.loop is not None
+                              else {"tektonCollected": {"type": value.collected}})
+            continue
+        ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
+        text = value.text
+        if name == unit.status_input:
+            text = ",".join(f"$(tasks.{u}.status)" for u in unit.status_of) or "None"
+        ins.params.append(t.Param(name=pname, value=text))
+    return ins
+
+
+def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs, key_prefix: str) -> list[tuple[str, str, bool]]:
+    iface = unit.component.interface
+    fetch: list[tuple[str, str, bool]] = []
+    for name, art in sorted(unit.artifacts.items()):
+        adef = iface.input_artifact(name)
+        where = f"{unit.element} artifact '{name}'"
+        if art.oneof:
+            if not python:
+                raise TranslateError("a container component reading a dsl.OneOf artifact is not supported on Tekton "
+                                     "yet", element=where)
+            keys = [_oneof_key(key_prefix, u, o) for u, o in art.oneof]
+            ins.oneofs.append((f"{s.INPUTS_DIR}/{name}", keys))
+            ins.oneofs.append((f"{METADATA_DIR}/{name}", [k_ + ".metadata" for k_ in keys]))
+            ins.shim[name] = {"metadataFile": f"{METADATA_DIR}/{name}"}
+            continue
+        if adef is not None and adef.is_list:
+            raise TranslateError(f"artifact list input '{name}' (dsl.Collected) is not supported on Tekton yet",
+                                 element=where)
+        loc, meta = location_param(name), metadata_param(name)
+        ins.specs.append(t.ParamSpec(name=loc))
+        ins.params.append(t.Param(name=loc, value=art.location))
+        location = f"$(params.{loc})"
+        if art.loop is not None:  # a same-loop producer: its key holds this iteration's index
+            if not python:
+                raise TranslateError("a container component reading an artifact made in the same loop is not "
+                                     "supported on Tekton yet", element=where)
+            location += f"$(params.{INDEX})/{art.name}"
+            ins.specs.append(t.ParamSpec(name=meta, type="array"))
+            ins.arrays.append(name)
+            ins.shim[name] = {"perIteration": {"indexEnv": "KFPT_INDEX"}}
+        else:
+            ins.specs.append(t.ParamSpec(name=meta))
+        ins.params.append(t.Param(name=meta, value=art.metadata))
+        fetch.append((name, location, not (adef and adef.optional)))
+    return fetch
+
+
+def _field(item, path: str, where: str):
+    for key in [k for k in path.split(".") if k]:
+        if not isinstance(item, dict) or key not in item:
+            raise TranslateError(f"loop item {item!r} has no field '{key}'", element=where)
+        item = item[key]
+    return item
+
+
+def _matrix(unit: Unit, ins: _Inputs) -> t.MatrixParams | None:
+    loop = unit.loop
+    if loop is None:
+        return None
+    if loop.static is None:
+        return t.MatrixParams(params=[t.Param(name=INDEX, value=f"$(tasks.{loop.items_unit}.results.indices[*])")])
+    entries = []
+    for k in range(len(loop.static)):
+        params = [t.Param(name=INDEX, value=str(loop.offset + k))]
+        params += [t.Param(name=n, value=values[k]) for n, values in sorted(ins.include.items())]
+        entries.append(t.MatrixInclude(name=f"iteration-{loop.offset + k}", params=params))
+    if not entries:
+        raise TranslateError("the loop has no items (a Tekton matrix needs at least one)", element=loop.element)
+    return t.MatrixParams(include=entries)
+
+
+def _results(unit: Unit) -> list[t.TaskResult]:
+    iface = unit.component.interface
+    results = [t.TaskResult(name=result_name(p.name), description=f"KFP {p.type}") for p in iface.output_params]
+    results += [t.TaskResult(name=result_name(a.name + "-metadata")) for a in iface.output_artifacts]
+    if iface.output_artifacts and unit.loop is None:
+        results.append(t.TaskResult(name=PREFIX_RESULT, description="artifact store key prefix of the outputs"))
+    return results
+
+
+def _store(unit: Unit, opts: TaskOptions, python: bool) -> t.Step | None:
+    iface = unit.component.interface
+    copies = [] if python else [(f"{s.OUTPUTS_DIR}/{p.name}", result_name(p.name)) for p in iface.output_params]
+    meta = [] if python else [result_name(a.name + "-metadata") for a in iface.output_artifacts]
+    publish = []
+    for name in sorted(unit.publish):
+        if iface.output_artifact(name) is not None:
+            publish += [(f"{s.OUTPUTS_DIR}/{name}", name),
+                        (f"{s.RESULTS_DIR}/{result_name(name + '-metadata')}", name + ".metadata")]
+        else:
+            publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name))
+    if not iface.output_artifacts and not copies and not publish:
+        return None
+    run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
+    index = f"$(params.{INDEX})" if unit.loop is not None else None
+    prefix = f"{run}/i{index}" if index else f"{run}/$(context.taskRun.name)"
+    return s.store_step(opts.transfer_image, opts.artifact_store, prefix,
+                        [a.name for a in iface.output_artifacts], copies, meta, index, publish, f"{run}/oneof")
+
+
+def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool,
+               ins: _Inputs) -> t.Step:
+    env = [k.EnvVar(name=n, value=resolver.string(v)) for n, v in impl.env]
+    if unit.loop is not None:
+        env.append(k.EnvVar(name="KFPT_INDEX", value=f"$(params.{INDEX})"))
+        if ins.needs_list:
+            env.append(k.EnvVar(name="KFPT_LIST", value=f"$(params.{LIST})"))
+    if python:
+        spec, spec_env, arrays = _shim_spec(unit, ins)
+        env += [s.shim_env(), *spec_env]
+        command = s.shim_command(spec, arrays) + [_python_part(x, resolver) for x in impl.command]
+        args = [EXECUTOR_INPUT_MARKER if x == "{{$}}" else _python_part(x, resolver) for x in impl.args]
+    else:
+        command = resolver.argv(impl.command)
+        args = resolver.argv(impl.args)
+    env += settings.env
+    return t.Step(
+        name="main",
+        image=impl.image,
+        command=command or None,
+        args=args or None,
+        env=env or None,
+        env_from=settings.env_from or None,
+        compute_resources=_resources(impl.resources, settings, unit.element),
+        volume_mounts=settings.volume_mounts or None,
+        image_pull_policy=settings.image_pull_policy,
+    )
+
+
+def _python_part(text: str, resolver: Resolver) -> str:
+    """User code and KFP's own command: base64 when Tekton could read a variable in it (the
+    shim decodes argv), else kubelet-escaped."""
+    if "{{$." in text:
+        return resolver.string(text)
+    if "$(" in text or text.startswith(B64_PREFIX):
+        import base64
+
+        return B64_PREFIX + base64.b64encode(text.encode()).decode()
+    return text.replace("$", "$$")
+
+
+def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tuple[str, str]]]:
+    iface = unit.component.interface
+    env: list[k.EnvVar] = []
+    arrays: list[tuple[str, str]] = []
+    in_params: dict = {}
+    for i, name in enumerate(sorted(n for n in unit.params if iface.input_param(n))):
+        var = f"KFPT_P_{i}"
+        entry: dict = {"type": iface.input_param(name).type, "env": var, **ins.shim.get(name, {})}
+        if name == unit.status_input:
+            entry["tektonStatus"] = {"task": "", "runEnv": "KFPT_RUN"}
+            env.append(k.EnvVar(name="KFPT_RUN", value="$(context.pipelineRun.name)"))
+        in_params[name] = entry
+        if name in ins.arrays:
+            arrays += [(var, p) for p in [param_name(name), *ins.array_parts.get(name, [])]]
+        elif "loopItem" not in entry and "file" not in entry:
+            env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
+    in_arts: dict = {}
+    for i, name in enumerate(sorted(unit.artifacts)):
+        a = iface.input_artifact(name)
+        var = f"KFPT_M_{i}"
+        in_arts[name] = {"schemaTitle": a.schema_title, "schemaVersion": a.schema_version,
+                         "path": f"{s.INPUTS_DIR}/{name}", "metadataEnv": var, "isList": a.is_list,
+                         **ins.shim.get(name, {})}
+        if name in ins.arrays:
+            arrays.append((var, metadata_param(name)))
+        elif "metadataFile" not in in_arts[name]:
+            env.append(k.EnvVar(name=var, value=f"$(params.{metadata_param(name)})"))
+    spec = {
+        "version": 1,
+        "engine": "tekton",
+        **({"loopIndexEnv": "KFPT_INDEX"} if unit.loop is not None else {}),
+        "marker": EXECUTOR_INPUT_MARKER,
+        "inputs": {"parameters": in_params, "artifacts": in_arts},
+        "outputs": {
+            "parameters": {p.name: {"type": p.type, "outputFile": f"{s.OUTPUTS_DIR}/{p.name}",
+                                    "argoPath": f"{s.RESULTS_DIR}/{result_name(p.name)}"}
+                           for p in iface.output_params},
+            "artifacts": {a.name: {"schemaTitle": a.schema_title, "schemaVersion": a.schema_version,
+                                   "path": f"{s.OUTPUTS_DIR}/{a.name}",
+                                   "metadataPath": f"{s.RESULTS_DIR}/{result_name(a.name + '-metadata')}",
+                                   "digestPath": f"{s.SHIM_DIR}/artifacts/{a.name}.digest"}
+                          for a in iface.output_artifacts},
+            "executorOutput": f"{s.SHIM_DIR}/executor/executor_output.json",
+        },
+    }
+    return spec, env, arrays
+
+
+def _resources(res: g.Resources, settings, element: str) -> k.ResourceRequirements | None:
+    requests: dict[str, k.Quantity] = {}
+    limits: dict[str, k.Quantity] = {}
+    for target, key, value in ((requests, "cpu", res.cpu_request), (requests, "memory", res.memory_request),
+                               (limits, "cpu", res.cpu_limit), (limits, "memory", res.memory_limit)):
+        if value:
+            if "{{$" in value:
+                raise TranslateError("a resource chosen at run time is not supported on Tekton "
+                                     "(Tekton does not substitute parameters in computeResources)", element=element)
+            target[key] = k.Quantity(value)
+    if res.accelerator_type:
+        if "{{$" in res.accelerator_type or "{{$" in (res.accelerator_count or ""):
+            raise TranslateError("an accelerator chosen at run time is not supported on Tekton", element=element)
+        name, selector = accelerator_resource(res.accelerator_type)
+        limits[name] = k.Quantity(res.accelerator_count or "1")
+        if selector:
+            settings.node_selector.setdefault(*selector)
+    if not requests and not limits:
+        return None
+    return k.ResourceRequirements(requests=requests or None, limits=limits or None)
+
+
+def _settings(unit: Unit, resolver: Resolver):
+    """kfp-kubernetes settings, mapped as on Argo (backends/argo/platform.py); a value chosen at
+    run time would need Tekton to substitute in the pod template, which it does not."""
+    settings = pod_settings(unit.task.platform, resolver)
+    dumped = json.dumps([x.model_dump(mode="json", exclude_none=True) for x in settings.env + settings.volumes])
+    if settings.raw_patches or settings.container_patch or "{{" in dumped or TEKTON_VAR.search(dumped) or any(
+            "{{" in json.dumps(v) for v in (settings.pod_patch, settings.node_selector)):
+        raise TranslateError("a kfp-kubernetes setting chosen at run time is not supported on Tekton yet",
+                             element=unit.element)
+    return settings
+
+
+def _metadata(settings) -> dict | None:
+    meta = {}
+    if settings.labels:
+        meta["labels"] = dict(settings.labels)
+    if settings.annotations:
+        meta["annotations"] = dict(settings.annotations)
+    return meta or None
+
+
+def _run_spec(name: str, settings) -> t.PipelineTaskRunSpec | None:
+    pull = settings.pod_patch.get("imagePullSecrets")
+    template = t.PodTemplate(
+        node_selector=dict(settings.node_selector) or None,
+        tolerations=settings.tolerations or None,
+        affinity=settings.affinity,
+        security_context=settings.security_context,
+        image_pull_secrets=[k.LocalObjectReference(name=p["name"]) for p in pull] if pull else None,
+    )
+    if template == t.PodTemplate():
+        return None
+    return t.PipelineTaskRunSpec(pipeline_task_name=name, pod_template=template)
+
+
+def _items_task(unit: Unit, opts: TaskOptions) -> Built:
+    """The iterations of a loop over a run-time list: `indices` ["0", "1", ...] for the matrix."""
+    spec = t.EmbeddedTask(params=[t.ParamSpec(name=LIST)], results=[t.TaskResult(name="indices", type="array")],
+                          steps=[s.items_step(opts.python_image, LIST)])
+    task = t.PipelineTask(name=unit.name, task_spec=spec, params=[t.Param(name=LIST, value=unit.items_of.items.text)],
+                          when=unit.when or None, run_after=sorted(unit.run_after) or None)
+    return Built(task)
+
+
+def _eval_task(unit: Unit, opts: TaskOptions) -> Built:
+    param_specs, params, env = [], [], {}
+    for var, value in sorted(unit.eval_env.items()):
+        pname = var.lower().replace("_", "-")
+        param_specs.append(t.ParamSpec(name=pname))
+        params.append(t.Param(name=pname, value=value.text))
+        env[var] = f"$(params.{pname})"
+    spec = t.EmbeddedTask(params=param_specs or None, results=[t.TaskResult(name=OUTCOME)],
+                          steps=[s.eval_step(opts.python_image, unit.eval_expr, env)])
+    task = t.PipelineTask(name=unit.name, task_spec=spec, params=params or None, when=unit.when or None,
+                          run_after=sorted(unit.run_after) or None)
+    return Built(task)

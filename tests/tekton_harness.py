@@ -1,0 +1,224 @@
+"""Run a translated PipelineRun's steps as real subprocesses, the way Tekton and the kubelet would.
+
+Not a Tekton implementation: enough of its documented behaviour to run our own output on this
+machine (the real controller runs it in e2e/). What it reproduces, and where it comes from:
+
+* Substitution: `$(params.x)`, `$(context.*)`, `$(tasks.t.results.r)`, `$(tasks.t.status)` in one
+  pass per level (pkg/substitution ApplyReplacements uses a strings.Replacer): pipeline-level
+  values into a pipeline task's params, then the task's params into its steps.
+* The kubelet's `$(VAR)` / `$$` expansion of command, args and env values
+  (k8s third_party/forked/golang/expansion); scripts are not expanded (Tekton base64s them).
+* `when` with `in` / `notin`; a task whose params read a missing result is skipped; a false
+  `when` skips only its own task; `finally` tasks run after all others with `$(tasks.t.status)`.
+* Steps run in order, each a subprocess; the first failing step fails the task.
+* `matrix` (params or include): one TaskRun per combination, named `<run>-<task>-<i>`; a
+  matrixed task's string results aggregate into `$(tasks.t.results.r[*])` sorted by TaskRun
+  name *as text* (-0, -1, -10, -2, ...), TaskRuns without the result left out, as Tekton's
+  reconciler does (pipelinerunresolution.go).
+
+Absolute paths of the pod (/kfp, /tekton/results) are mapped into a per-task sandbox directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from translator.runtime.delivery import SHIM_ENV
+
+_VAR = re.compile(r"\$\(([^()]*)\)")
+
+
+def tekton_subst(text: str, values: dict) -> str:
+    def one(m: re.Match) -> str:
+        v = values.get(m.group(1))
+        return v if isinstance(v, str) else m.group(0)
+
+    return _VAR.sub(one, text)
+
+
+def whole_array(text: str, values: dict) -> list[str] | None:
+    """`$(x[*])` standing alone is replaced by the array's elements (ApplyArrayReplacements)."""
+    m = _VAR.fullmatch(text)
+    v = values.get(m.group(1)) if m else None
+    return v if isinstance(v, list) else None
+
+
+def kubelet_expand(text: str, mapping: dict[str, str]) -> str:
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "$" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "$":
+                out.append("$")
+                i += 2
+                continue
+            if nxt == "(":
+                end = text.find(")", i + 2)
+                if end != -1:
+                    name = text[i + 2:end]
+                    out.append(mapping[name] if name in mapping else text[i:end + 1])
+                    i = end + 1
+                    continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@dataclass
+class TaskOutcome:
+    status: str  # Succeeded, Failed, None (skipped)
+    results: dict = field(default_factory=dict)  # name -> value, or the aggregated list of a matrix
+    logs: str = ""
+
+
+@dataclass
+class Harness:
+    root: Path
+    base_env: dict[str, str]
+    run_name: str = "run-1"
+    outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
+
+    def run(self, manifest: dict, params: dict[str, str] | None = None) -> dict[str, TaskOutcome]:
+        spec = manifest["spec"]["pipelineSpec"]
+        given = {p["name"]: p["value"] for p in manifest["spec"].get("params", [])}
+        given.update(params or {})
+        values = {f"params.{p['name']}": given.get(p["name"], p.get("default")) for p in spec.get("params", [])}
+        values["context.pipelineRun.name"] = self.run_name
+        values["context.pipelineRun.uid"] = "uid-" + self.run_name
+        for task in spec["tasks"]:
+            self.outcomes[task["name"]] = self._task(task, values)
+        statuses = {f"tasks.{n}.status": o.status for n, o in self.outcomes.items()}
+        for task in spec.get("finally", []):
+            self.outcomes[task["name"]] = self._task(task, {**values, **statuses})
+        return self.outcomes
+
+    def _pipeline_values(self, values: dict[str, str]) -> dict[str, str]:
+        out = dict(values)
+        for name, o in self.outcomes.items():
+            for r, v in o.results.items():
+                if isinstance(v, list):
+                    out[f"tasks.{name}.results.{r}[*]"] = v
+                else:
+                    out[f"tasks.{name}.results.{r}"] = v
+                    if v.startswith("["):  # an array result
+                        out[f"tasks.{name}.results.{r}[*]"] = json.loads(v)
+        return out
+
+    def _task(self, task: dict, values: dict[str, str]) -> TaskOutcome:
+        pvalues = self._pipeline_values(values)
+        params = {}
+        for p in task.get("params", []):
+            if isinstance(p["value"], str) and any(m.group(1).startswith("tasks.") and m.group(1) not in pvalues
+                                                   for m in _VAR.finditer(p["value"])):
+                return TaskOutcome("None", logs="skipped: results were missing")
+            params[p["name"]] = self._value(p["value"], pvalues)
+        for w in task.get("when", []):
+            ref = w["input"]
+            if any(m.group(1).startswith("tasks.") and m.group(1) not in pvalues for m in _VAR.finditer(ref)):
+                return TaskOutcome("None", logs="skipped: when input missing")
+            got = tekton_subst(ref, pvalues)
+            if (got in w["values"]) != (w["operator"] == "in"):
+                return TaskOutcome("None", logs=f"skipped: when {got!r} {w['operator']} {w['values']}")
+        combos = self._combinations(task.get("matrix"), pvalues)
+        if combos is None:
+            return self._taskrun(task, params, task["name"], f"{self.run_name}-{task['name']}")
+        runs = {f"{self.run_name}-{task['name']}-{i}": self._taskrun(task, {**params, **combo}, f"{task['name']}-{i}",
+                                                                      f"{self.run_name}-{task['name']}-{i}")
+                for i, combo in enumerate(combos)}
+        if not runs:
+            return TaskOutcome("None", logs="skipped: empty matrix")
+        results: dict = {}
+        for run_name in sorted(runs):  # by TaskRun name, as text
+            for r, v in runs[run_name].results.items():
+                results.setdefault(r, []).append(v)
+        status = "Failed" if any(o.status == "Failed" for o in runs.values()) else "Succeeded"
+        return TaskOutcome(status, results, "\n".join(f"=== {n}\n{o.logs}" for n, o in sorted(runs.items())))
+
+    def _value(self, value, pvalues):
+        if isinstance(value, list):
+            return [tekton_subst(x, pvalues) for x in value]
+        array = whole_array(value, pvalues)
+        return array if array is not None else tekton_subst(value, pvalues)
+
+    def _combinations(self, matrix, pvalues):
+        if not matrix:
+            return None
+        if "include" in matrix:
+            return [{p["name"]: tekton_subst(p["value"], pvalues) for p in entry["params"]} for entry in matrix["include"]]
+        combos = [{}]
+        for p in matrix["params"]:
+            items = self._value(p["value"], pvalues)
+            combos = [{**c, p["name"]: x} for c in combos for x in items]
+        return combos
+
+    def _taskrun(self, task: dict, params: dict, sandbox_name: str, taskrun_name: str) -> TaskOutcome:
+        ts = task["taskSpec"]
+        for ps in ts.get("params", []):
+            if ps["name"] not in params and "default" in ps:
+                params[ps["name"]] = ps["default"]
+        sandbox = self.root / sandbox_name
+        results_dir = sandbox / "tekton-results"
+        results_dir.mkdir(parents=True)
+        tvalues = {f"params.{k}" + ("[*]" if isinstance(v, list) else ""): v for k, v in params.items()}
+        tvalues.update({"context.pipelineRun.name": self.run_name, "context.taskRun.name": taskrun_name,
+                        "context.pipelineRun.uid": "uid-" + self.run_name, "context.taskRun.uid": "uid-" + task["name"]})
+        logs = []
+        for i, step in enumerate(ts["steps"]):
+            rc, log = self._step(step, i, tvalues, sandbox, ts.get("stepTemplate", {}))
+            logs.append(f"--- {step['name']} (exit {rc})\n{log}")
+            if rc != 0:
+                return TaskOutcome("Failed", logs="\n".join(logs))
+        results = {}
+        for r in ts.get("results", []):
+            f = results_dir / r["name"]
+            if f.exists():
+                results[r["name"]] = f.read_text()
+        return TaskOutcome("Succeeded", results, "\n".join(logs))
+
+    def _remap(self, text: str, sandbox: Path) -> str:
+        return (text.replace("/tekton/results", str(sandbox / "tekton-results"))
+                .replace("/kfp/", str(sandbox / "kfp") + "/").replace("/kfp-workspace", str(self.root / "workspace")))
+
+    def _step(self, step: dict, index: int, tvalues: dict[str, str], sandbox: Path, template: dict):
+        env = dict(self.base_env)
+        defined: dict[str, str] = {}
+        for e in step.get("env", []):
+            if "value" not in e:
+                continue  # valueFrom (secrets, field refs): not on this machine
+            value = tekton_subst(e["value"], tvalues)
+            if e["name"] != SHIM_ENV:  # the packed shim is opaque base64: no pod paths in it
+                value = self._remap(value, sandbox)
+            value = kubelet_expand(value, defined)
+            defined[e["name"]] = value
+        env.update(defined)
+        (sandbox / "kfp").mkdir(exist_ok=True)
+        for m in template.get("volumeMounts", []) + step.get("volumeMounts", []):
+            if m["mountPath"].startswith("/kfp/"):
+                Path(self._remap(m["mountPath"], sandbox)).mkdir(parents=True, exist_ok=True)
+        if "script" in step:
+            script = sandbox / f"script-{index}"
+            script.write_text(self._remap(tekton_subst(step["script"], tvalues), sandbox))
+            script.chmod(0o755)
+            argv = [str(script)]
+        else:
+            argv = []
+            for x in step.get("command", []) + step.get("args", []):
+                parts = whole_array(x, tvalues)
+                for part in parts if parts is not None else [tekton_subst(x, tvalues)]:
+                    argv.append(kubelet_expand(self._remap(part, sandbox), defined))
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, cwd=sandbox)
+        return proc.returncode, proc.stdout + proc.stderr
+
+
+def local_env(child_bin: Path, s3_endpoint: str, bucket: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KFPT_", "AWS_"))}
+    env.update(PATH=f"{child_bin}{os.pathsep}{env.get('PATH', '')}", PIP_NO_INDEX="1",
+               PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONDONTWRITEBYTECODE="1",
+               AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
+               AWS_ENDPOINT_URL=s3_endpoint, KFP_TRANSLATE_BUCKET=bucket)
+    return env

@@ -1,0 +1,301 @@
+"""Tekton output really runs: every generated step of a translated PipelineRun executed as a real
+subprocess (tests/tekton_harness.py: Tekton's substitution and the kubelet's expansion), with
+artifacts through a real S3 server on loopback (moto) moved by the real `aws` CLI, Python
+components through the pod shim under a `python3` that has kfp, containers as shell commands.
+
+Expected values are computed from the inputs here, never copied from a run's output.
+"""
+
+import base64
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import boto3
+import pytest
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+
+import translator
+
+from .tekton_harness import Harness, local_env
+
+TRICKY = 'a$b "q" $(params.x) $$ {{x}} \'s\'\nline2'
+DOLLARS = 'cost: $5 $$ $HOME "q" \'s\' {{x}} %s'
+
+
+@dsl.component(base_image="python:3.12")
+def produce(text: str, n: int, data: Output[Dataset]) -> NamedTuple("Out", [("echo", str), ("twice", int)]):
+    with open(data.path, "w") as f:
+        f.write(text * 2)
+    data.metadata["rows"] = n
+    return (text, n * 2)
+
+
+@dsl.container_component
+def count_chars(data: Input[Dataset], size: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="alpine:3.20", command=["sh", "-c", 'wc -c < "$0" | tr -d " " > "$1"'],
+                             args=[data.path, size])
+
+
+@dsl.container_component
+def echo_back(text: str, out: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="alpine:3.20", command=["sh", "-c", 'printf "%s\\n" "$0" > "$1"'],
+                             args=[text, out])
+
+
+@dsl.component(base_image="python:3.12")
+def consume(echo: str, twice: int, size: str, data: Input[Dataset]) -> str:
+    with open(data.path) as f:
+        content = f.read()
+    return "|".join([echo, str(twice), size, str(data.metadata["rows"]), content])
+
+
+@dsl.component(base_image="python:3.12")
+def same(x: str, want: str) -> bool:
+    return x == want
+
+
+@dsl.component(base_image="python:3.12")
+def never(x: str) -> str:
+    return x
+
+
+@dsl.component(base_image="python:3.12")
+def report(status: dsl.PipelineTaskFinalStatus) -> str:
+    return status.state
+
+
+@dsl.pipeline(name="tekton-run")
+def flow(text: str = TRICKY, n: int = 3, dollars: str = DOLLARS):
+    a = produce(text=text, n=n)
+    c = count_chars(data=a.outputs["data"])
+    e = echo_back(text=dollars)
+    same(x=e.outputs["out"], want=dollars)
+    with dsl.If(a.outputs["twice"] > 4):  # numeric: an evaluation task
+        consume(echo=a.outputs["echo"], twice=a.outputs["twice"], size=c.outputs["size"], data=a.outputs["data"])
+    with dsl.If(a.outputs["echo"] == "nope"):  # string equality: a `when` on the result, no pod
+        never(x=a.outputs["echo"])
+
+
+@dsl.pipeline(name="tekton-exit")
+def exit_flow(text: str = "hi", n: int = 1):
+    final = report()
+    with dsl.ExitHandler(final):
+        produce(text=text, n=n)
+
+
+@pytest.fixture
+def harness(tmp_path, s3_endpoint):
+    bucket = "kfpt-" + tmp_path.name.lower().replace("_", "-")[-40:].strip("-")
+    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket=bucket)
+    child_bin = tmp_path / "bin"
+    child_bin.mkdir()
+    (child_bin / "python3").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
+    (child_bin / "python3").chmod(0o755)
+    if shutil.which("aws", path=str(Path(sys.executable).parent)) is None:
+        pytest.fail("the aws CLI (awscli, a test dependency) is not installed next to this Python")
+    env = local_env(child_bin, s3_endpoint, bucket)
+    env["PATH"] = f"{child_bin}:{Path(sys.executable).parent}:{env['PATH']}"
+    return Harness(tmp_path / "run", env), bucket
+
+
+def _decode(text: str) -> str:
+    prefix = "__KFP_B64__:"
+    return base64.b64decode(text[len(prefix):]).decode() if text.startswith(prefix) else text
+
+
+def test_pipeline_runs_with_values_artifacts_and_conditions(harness, s3_endpoint):
+    run, bucket = harness
+    [manifest] = translator.translate(flow, backend="tekton")
+    names = [t["name"] for t in manifest["spec"]["pipelineSpec"]["tasks"]]
+    out = run.run(manifest)
+    logs = "\n".join(f"== {n}\n{o.logs}" for n, o in out.items())
+    assert out["produce"].status == "Succeeded", logs
+    assert out["count-chars"].status == "Succeeded", logs
+    consume_task = next(n for n in names if n.endswith("consume"))
+    never_task = next(n for n in names if n.endswith("never"))
+    assert out[consume_task].status == "Succeeded", logs
+    assert out[never_task].status == "None"  # the string `when` was false: skipped, no pod
+    expected_content = TRICKY * 2
+    expected = "|".join([TRICKY, "6", str(len(expected_content.encode())), "3", expected_content])
+    assert _decode(out[consume_task].results["Output"]) == expected
+    # results holding `$` travel encoded, so no later Tekton pass can rewrite them
+    assert out["produce"].results["echo"].startswith("__KFP_B64__:")
+    assert out["produce"].results["twice"] == "6"
+    # a value with `$` (no `$(`) reaches a container component exactly (kubelet-escaped on the
+    # way), and its output file (one newline dropped) reaches a Python component exactly
+    assert out["echo-back"].status == "Succeeded", out["echo-back"].logs
+    assert out["echo-back"].results["out"] == DOLLARS.replace("$", "$$")
+    assert out["same"].results["Output"] == "true", out["same"].logs
+    # the artifact is in the store under the Argo key layout
+    key = f"kfp/run-1/produce/run-1-produce/data"
+    assert out["produce"].results["kfpt-prefix"] + "/data" == key
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                      region_name="us-east-1")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode() == expected_content
+
+
+def test_numeric_condition_false_skips_every_task_of_the_group(harness):
+    run, _ = harness
+    [manifest] = translator.translate(flow, backend="tekton", parameters=(("n", "2"),))
+    out = run.run(manifest)
+    evaluation = [n for n in out if n.endswith("-condition")]
+    assert evaluation and all(out[n].status == "Succeeded" for n in evaluation)
+    assert {n: out[n].results["outcome"] for n in evaluation} == {evaluation[0]: "false"}
+    assert out[next(n for n in out if n.endswith("consume"))].status == "None"
+
+
+def test_exit_handler_runs_as_finally_with_the_group_status(harness):
+    run, _ = harness
+    [manifest] = translator.translate(exit_flow, backend="tekton")
+    spec = manifest["spec"]["pipelineSpec"]
+    assert [t["name"] for t in spec["finally"]] == ["report"]
+    out = run.run(manifest)
+    assert out["exit-handler-1-produce"].status == "Succeeded", out["exit-handler-1-produce"].logs
+    assert out["report"].status == "Succeeded", out["report"].logs
+    assert out["report"].results["Output"] == "SUCCEEDED"
+    # a failed group: the exit task still runs and reports FAILED
+    run2 = Harness(run.root.parent / "run2", run.base_env)
+    bad = copy.deepcopy(manifest)  # n is not a number: the component fails
+    produce_task = bad["spec"]["pipelineSpec"]["tasks"][0]
+    produce_task["params"] = [p if p["name"] != "n" else {**p, "value": "not-a-number"} for p in produce_task["params"]]
+    out2 = run2.run(bad)
+    assert out2["exit-handler-1-produce"].status == "Failed"
+    assert out2["report"].results["Output"] == "FAILED", out2["report"].logs
+
+
+@dsl.component(base_image="python:3.12")
+def make_list(n: int) -> list:
+    return [{"v": i * 10, "tag": "t$%d" % i} for i in range(n)]
+
+
+@dsl.component(base_image="python:3.12")
+def square(x: int) -> int:
+    return x * x
+
+
+@dsl.component(base_image="python:3.12")
+def add_one(x: int, data: Output[Dataset]) -> int:
+    with open(data.path, "w") as f:
+        f.write(str(x))
+    return x + 1
+
+
+@dsl.component(base_image="python:3.12")
+def tag_line(tag: str, base: int, data: Input[Dataset]) -> str:
+    with open(data.path) as f:
+        return "%s:%d:%s" % (tag, base, f.read())
+
+
+@dsl.component(base_image="python:3.12")
+def as_json(xs: list) -> str:
+    import json
+
+    return json.dumps(xs)
+
+
+@dsl.pipeline(name="tekton-loops")
+def loops(n: int = 3):
+    with dsl.ParallelFor(list(range(11))) as i:  # 11 TaskRuns: Tekton aggregates -0, -1, -10, -2, ...
+        sq = square(x=i)
+    as_json(xs=dsl.Collected(sq.output)).set_display_name("squares")
+    items = make_list(n=n)
+    with dsl.ParallelFor(items.output) as item:  # a run-time list of dicts, fields read per iteration
+        a = add_one(x=item.v)
+        b = tag_line(tag=item.tag, base=a.outputs["Output"], data=a.outputs["data"])  # same-iteration value and artifact
+    as_json(xs=dsl.Collected(b.output)).set_display_name("lines")
+    with dsl.ParallelFor([1, 2, 3, 4, 5], parallelism=2) as x:  # batches of 2, one after the other
+        sq2 = square(x=x)
+    as_json(xs=dsl.Collected(sq2.output)).set_display_name("batched")
+
+
+def test_loops_static_and_runtime_lists_collect_in_kfp_order_and_types(harness):
+    run, _ = harness
+    [manifest] = translator.translate(loops, backend="tekton")
+    tasks = {t["name"]: t for t in manifest["spec"]["pipelineSpec"]["tasks"]}
+    square_task = next(n for n in tasks if n.endswith("square"))
+    assert len(tasks[square_task]["matrix"]["include"]) == 11  # a literal list: matrix.include
+    out = run.run(manifest)
+    logs = "\n".join(f"== {n}: {o.status}\n{o.logs[-3000:]}" for n, o in out.items())
+    assert all(o.status == "Succeeded" for o in out.values()), logs
+    # Tekton's aggregation order is by TaskRun name as text: the harness reproduces it ...
+    assert [x.partition(":")[0] for x in out[square_task].results["Output"]][:4] == ["0", "1", "10", "2"]
+    # ... and the consumer still gets KFP's order, as ints
+    squares = next(n for n in tasks if tasks[n].get("displayName") == "squares")
+    assert json.loads(out[squares].results["Output"]) == [i * i for i in range(11)]
+    lines = next(n for n in tasks if tasks[n].get("displayName") == "lines")
+    expected = ["t$%d:%d:%d" % (i, i * 10 + 1, i * 10) for i in range(3)]
+    assert json.loads(out[lines].results["Output"].replace("$$", "$")) == expected
+    batches = sorted(n for n in tasks if "square" in n and "-b" in n)
+    assert len(batches) == 3 and [len(tasks[n]["matrix"]["include"]) for n in batches] == [2, 2, 1]
+    assert batches[0] in tasks[batches[1]]["runAfter"] and batches[1] in tasks[batches[2]]["runAfter"]
+    batched = next(n for n in tasks if tasks[n].get("displayName") == "batched")
+    assert json.loads(out[batched].results["Output"]) == [1, 4, 9, 16, 25]
+
+
+@dsl.component(base_image="python:3.12")
+def big(n: int) -> str:
+    return "x" * n
+
+
+@dsl.pipeline(name="tekton-big")
+def big_flow(n: int = 100):
+    big(n=n)
+
+
+def test_results_over_tektons_limit_fail_the_task_with_a_clear_message(harness):
+    run, _ = harness
+    [small] = translator.translate(big_flow, backend="tekton")
+    assert run.run(small)["big"].status == "Succeeded"
+    run2 = Harness(run.root.parent / "run-big", run.base_env)
+    [manifest] = translator.translate(big_flow, backend="tekton", parameters=(("n", "5000"),))
+    out = run2.run(manifest)["big"]
+    assert out.status == "Failed"
+    assert "over the 3072 bytes Tekton can carry (largest: Output=5000 bytes)" in out.logs
+
+
+@dsl.component(base_image="python:3.12")
+def coin(side: str) -> str:
+    return side
+
+
+@dsl.component(base_image="python:3.12")
+def branch(x: str, data: Output[Dataset]) -> str:
+    with open(data.path, "w") as f:
+        f.write("data of " + x)
+    data.metadata["from"] = x
+    return x
+
+
+@dsl.component(base_image="python:3.12")
+def chosen(x: str, data: Input[Dataset]) -> str:
+    with open(data.path) as f:
+        return "%s|%s|%s" % (x, f.read(), data.metadata["from"])
+
+
+@dsl.pipeline(name="tekton-oneof")
+def oneof_flow(side: str = "tails"):
+    c = coin(side=side)
+    with dsl.If(c.output == "heads"):
+        h = branch(x="H $HOME")
+    with dsl.Else():
+        t = branch(x="T $(x)")
+    chosen(x=dsl.OneOf(h.outputs["Output"], t.outputs["Output"]),
+           data=dsl.OneOf(h.outputs["data"], t.outputs["data"]))
+
+
+@pytest.mark.parametrize("side,expected", [("heads", "H $HOME"), ("tails", "T $(x)")])
+def test_oneof_picks_the_branch_that_ran(harness, side, expected):
+    run, _ = harness
+    [manifest] = translator.translate(oneof_flow, backend="tekton", parameters=(("side", side),))
+    out = run.run(manifest)
+    consumer = next(n for n in out if n.endswith("chosen"))
+    assert out[consumer].status == "Succeeded", "\n".join(f"== {n}\n{o.logs}" for n, o in out.items())
+    assert sorted(o.status for n, o in out.items() if n.endswith("branch") or n.endswith("branch-2")) == \
+        ["None", "Succeeded"]
+    assert _decode(out[consumer].results["Output"]).replace("$$", "$") == f"{expected}|data of {expected}|{expected}"
