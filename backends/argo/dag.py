@@ -21,7 +21,7 @@ from ._collections import CollectionMixin, Shape
 from ._exits import ExitMixin
 from ._importers import ImporterMixin, _Importer
 from ._loops import LoopMixin
-from .container import TemplateRequest, build_template, template_prefix
+from .container import ARGO_TAG, B64_PREFIX, TemplateRequest, build_template, protect, template_prefix
 from .memo import memoize
 from .resources import build_resource_template, is_resource_stub
 from .names import NameTable, param_name
@@ -202,9 +202,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
             if ptype is None:
                 ptype = g.STRING if isinstance(value, str) else (g.LIST if isinstance(value, list) else g.STRUCT)
             text = encode(value, ptype) if value is not None else ""
-            if "{{" in text or "}}" in text:
-                text = self._interpolate(text, task, element)
-            return text
+            if "{{$" in text:  # a KFP f-string over channels: placeholders become Argo variables
+                return self._interpolate(text, task, element)
+            return protect(text)  # a constant is data, like a parameter: never rewritten
         if isinstance(binding, g.FromInput):
             return "{{inputs.parameters.%s}}" % param_name(binding.name)
         if isinstance(binding, g.FromTask):
@@ -231,8 +231,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         out = []
         for piece in pieces:
             if not piece.startswith("{{$"):
-                if "{{" in piece or "}}" in piece:
-                    raise TranslateError("a constant value contains '{{' or '}}', which Argo would read as a variable", element=element)
+                if ARGO_TAG.search(piece) or B64_PREFIX in piece or ABSENT in piece:
+                    raise TranslateError("a value built from task inputs holds literal text Argo would rewrite "
+                                         f"({piece[:40]!r}); pass that text as a parameter", element=element)
                 out.append(piece)
                 continue
             if piece in ph.RUN_PLACEHOLDERS:

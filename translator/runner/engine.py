@@ -172,10 +172,14 @@ class Runner:
             "workflow.serviceAccountName": spec.get("serviceAccountName", "default"),
         }
         args = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", [])}
+        from backends.argo.container import protect
+
         for name, value in (parameters or {}).items():
             if name not in args:
                 raise RunError(f"the workflow has no parameter {name!r}")
-            args[name] = value
+            # as `translate -p` gives it: a value Argo would rewrite, or that looks like our
+            # encodings (base64 form, ABSENT), travels protected and arrives unchanged
+            args[name] = protect(value)
         missing = [n for n, v in args.items() if v is None]
         if missing:
             raise RunError(f"parameter {missing[0]!r} has no value: pass it with -p {missing[0]}=VALUE")

@@ -107,13 +107,17 @@ def _attempt(r: Any, template: dict, values: dict[str, str], artifacts: dict[str
 
 def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifacts: dict[str, ArtifactRef],
              sandbox: Path, attempt: int) -> None:
+    # Argo's passes (common.SubstituteParams, then substitutePodParams): the globals over the
+    # whole template, its input values included; the inputs; then the pod spec once more.
     flat = dict(r.globals)
-    flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
-    flat["pod.name"] = node.pod
     flat["retries"] = str(attempt)
     scope = lambda: subst.nested(flat)  # noqa: E731
+    values = {k: subst.substitute(v, flat, scope, node.path, lenient=True) for k, v in values.items()}
+    flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
     body = {k: v for k, v in template.items() if k not in ("memoize", "inputs", "retryStrategy")}
+    flat["pod.name"] = node.pod
     body = subst.substitute_tree(body, flat, scope, node.path)
+    body["container"] = subst.substitute_tree(body["container"], flat, scope, node.path, lenient=True)
     container = body["container"]
     mounts = {"/kfp/": str(sandbox / "kfp") + "/"}
     volumes = dict(r.volumes)

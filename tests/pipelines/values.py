@@ -1,0 +1,47 @@
+"""Values that look like our own encodings or Argo's syntax: they must arrive as the user wrote them."""
+from typing import Optional
+
+from kfp import dsl
+
+
+@dsl.component(base_image="python:3.11-slim")
+def show(text: Optional[str] = None) -> str:
+    return "None" if text is None else "value:" + text
+
+
+@dsl.container_component
+def echo_file(text: str, out: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="busybox:1.36", command=["sh", "-c", 'printf "%s" "$0" > "$1"'], args=[text, out])
+
+
+JINJA = "Hello {{ name }}! }}{{ {{workflow.name}} {{=1+1}} {{inputs.parameters.text}}"
+ENCODED = "__KFP_B64__:aGVsbG8="
+
+
+@dsl.pipeline(name="brace-constants")
+def brace_constants():
+    show(text=JINJA).set_caching_options(False)
+    echo_file(text=JINJA).set_caching_options(False)
+
+
+@dsl.pipeline(name="encoded-constants")
+def encoded_constants():
+    show(text=ENCODED).set_caching_options(False)
+    echo_file(text=ENCODED).set_caching_options(False)
+
+
+@dsl.pipeline(name="user-params")
+def user_params(text: Optional[str] = None):
+    show(text=text).set_caching_options(False)
+    echo_file(text=text).set_caching_options(False)
+
+
+@dsl.container_component
+def env_expand(out: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="busybox:1.36", command=["sh", "-c", 'printf "%s" "$0" > "$1"'],
+                             args=["greeting=$(GREETING) literal=$$(GREETING)", out])
+
+
+@dsl.pipeline(name="kube-env-expansion")
+def kube_env_expansion():
+    env_expand().set_env_variable("GREETING", "hi").set_caching_options(False)

@@ -1,0 +1,65 @@
+"""Values are data (GUIDE: our own encodings never alter a user's value): constants holding `{{`,
+values that look like our base64 form or like ABSENT reach Python and container components byte
+for byte, through a real `translate run` (the pods as local processes, Argo's substitution
+passes emulated, KFP's executor inside the pod shim)."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+import translator
+from translator.runner.engine import Runner
+
+from .pipelines import values
+
+
+def run(tmp_path: Path, pipeline, **params):
+    [workflow] = translator.translate(pipeline, backend="argo")
+    result = Runner(tmp_path / "work").run(workflow, params)
+    assert result.phase == "Succeeded", [(n.path, n.message[-600:]) for n in result.nodes if n.phase != "Succeeded"]
+    return result
+
+
+def outputs(result):
+    """What the Python component returned (as the next pod shim reads the Argo parameter: values
+    Argo would rewrite leave a pod base64-encoded) and what the container component received."""
+    py = result.node("show").parameters["Output"]
+    if py.startswith("__KFP_B64__:"):
+        py = base64.b64decode(py[len("__KFP_B64__:"):]).decode()
+    return py, result.node("echo-file").parameters["out"]
+
+
+def test_constants_holding_double_braces_arrive_unchanged(tmp_path):
+    py, container = outputs(run(tmp_path, values.brace_constants))
+    assert py == "value:" + values.JINJA
+    assert container == values.JINJA
+
+
+def test_constants_that_look_base64_encoded_arrive_unchanged(tmp_path):
+    py, container = outputs(run(tmp_path, values.encoded_constants))
+    assert py == "value:" + values.ENCODED
+    assert container == values.ENCODED
+
+
+@pytest.mark.parametrize("value", [values.ENCODED, values.JINJA, "\uffff", "a\uffffb"])
+def test_parameters_arrive_unchanged_in_python_and_container_components(tmp_path, value):
+    [workflow] = translator.translate(values.user_params, backend="argo", parameters=(("text", value),))
+    result = Runner(tmp_path / "work").run(workflow, {})
+    assert result.phase == "Succeeded", [(n.path, n.message[-600:]) for n in result.nodes]
+    py, container = outputs(result)
+    assert py == "value:" + value
+    assert container == value
+
+
+def test_unset_optional_parameter_is_still_none(tmp_path):
+    py, _ = outputs(run(tmp_path, values.user_params))
+    assert py == "None"
+
+
+def test_kubelet_expands_var_references_in_container_commands_as_under_kfp(tmp_path):
+    """KFP's driver puts the component's command and args in the pod's command/args (after its
+    launcher), so the kubelet expands `$(VAR)` from the container's env and turns `$$` into `$`."""
+    result = run(tmp_path, values.kube_env_expansion)
+    assert result.node("env-expand").parameters["out"] == "greeting=hi literal=$(GREETING)"
