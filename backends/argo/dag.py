@@ -165,7 +165,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         self.task_names: dict[str, str] = {}
         for t in dag.tasks:
             if not isinstance(t.component.impl, g.ImporterImpl):
-                self.task_names[t.name] = self.names.claim(t.name)
+                # the node name Argo shows is the DAG task's: `set_display_name` names it (the
+                # `kfp-translate.dev/task-names` annotation maps it back to the KFP task)
+                self.task_names[t.name] = self.names.claim(t.name, t.display_name or t.name)
         for t in dag.tasks:
             if isinstance(t.component.impl, g.ImporterImpl) and not names_only:
                 self.importers[t.name] = self.importer(t)
