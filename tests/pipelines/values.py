@@ -45,3 +45,31 @@ def env_expand(out: dsl.OutputPath(str)):
 @dsl.pipeline(name="kube-env-expansion")
 def kube_env_expansion():
     env_expand().set_env_variable("GREETING", "hi").set_caching_options(False)
+
+
+@dsl.component(base_image="python:3.11-slim")
+def produce(text: str) -> str:
+    return text
+
+
+@dsl.pipeline(name="pod-outputs")
+def pod_outputs(text: str = "plain"):
+    made = produce(text=text).set_caching_options(False)
+    show(text=made.output).set_caching_options(False)
+    echo_file(text=made.output).set_caching_options(False)
+
+
+@dsl.component(base_image="python:3.11-slim")
+def fail_now():
+    raise SystemExit(3)
+
+
+@dsl.component(base_image="python:3.11-slim")
+def never_after_a_failure() -> str:
+    return "ran"
+
+
+@dsl.pipeline(name="after-only")
+def after_only():
+    failed = fail_now().set_caching_options(False)
+    never_after_a_failure().after(failed).set_caching_options(False)
