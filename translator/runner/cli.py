@@ -11,7 +11,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -105,6 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = None
     view = None
     runner = None
+    stopped_by: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        """SIGTERM or SIGINT: stop as `argo stop` does (running steps' process groups are
+        terminated, exit handlers run, the summary is written); a second one cancels outright."""
+        if runner is None or stopped_by:
+            raise KeyboardInterrupt
+        stopped_by.append(signum)
+        print(f"translate run: {signal.Signals(signum).name}: stopping (running steps are terminated, "
+              "exit handlers run)", file=sys.stderr)
+        runner.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
+        if threading.current_thread() is threading.main_thread() else {}
     try:
         manifest, overrides = load(args.input, args.parameter)
         work = Path(args.work_dir).resolve()
@@ -127,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             data = summarize(result, store, result.run_dir / "outputs")
             Path(args.summary).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        if stopped_by:
+            return 128 + stopped_by[0]
         return 0 if result.phase == "Succeeded" else 1
     except KeyboardInterrupt:
         if runner is not None:
@@ -139,5 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"translate run: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return 2
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         if server is not None:
             server.stop()

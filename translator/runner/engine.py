@@ -144,6 +144,9 @@ class Runner:
         self.pod_slots = threading.BoundedSemaphore(self.jobs)
         self.processes: set[Any] = set()
         self.cancelled = threading.Event()
+        # `stop()` (SIGTERM/SIGINT to `translate run`), as `argo stop`: running steps are
+        # terminated and fail, nothing new starts except exit handlers
+        self.stopping = threading.Event()
 
     # --- entry ----------------------------------------------------------------------------------
 
@@ -164,6 +167,7 @@ class Runner:
         run_id = hashlib.sha256(f"{time.time_ns()}-{os.getpid()}-{id(self)}".encode()).hexdigest()
         self.workflow_name = meta.get("name") or f"{meta.get('generateName', 'run-')}{run_id[:5]}"
         self.run_dir = self.work / "runs" / self.workflow_name
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # named by the closing line: it exists
         self.globals: dict[str, str | None] = {
             "workflow.name": self.workflow_name,
             "workflow.namespace": meta.get("namespace", "default"),
@@ -247,11 +251,23 @@ class Runner:
         prefix = f"{self.workflow_name}-{template}"[:52].rstrip("-")  # Argo keeps the start of long names
         return f"{prefix}-{digest}"
 
+    def blocked(self, hooked: bool) -> bool:
+        """Whether a new step (or task) may not start: cancelled, or stopping and not an exit handler."""
+        return self.cancelled.is_set() or (self.stopping.is_set() and not hooked)
+
+    def stop(self) -> None:
+        """Argo's stop: running steps are terminated (so they fail), exit handlers still run."""
+        self.stopping.set()
+        self._terminate()
+
     def cancel(self) -> None:
         """Stop the run: no new step starts, running steps are terminated."""
+        self.cancelled.set()
+        self._terminate()
+
+    def _terminate(self) -> None:
         import signal
 
-        self.cancelled.set()
         with self.lock:
             procs = list(self.processes)
         for proc in procs:

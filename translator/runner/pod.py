@@ -50,7 +50,7 @@ def run_container(r: Any, template: dict, values: dict[str, str], artifacts: dic
     attempt = 0
     while True:
         node = _attempt(r, template, values, artifacts, path, attempt, hooked)
-        if node.phase == SUCCEEDED or attempt >= limit or r.cancelled.is_set():
+        if node.phase == SUCCEEDED or attempt >= limit or r.blocked(hooked):
             return node
         if not _retries(policy, node.phase):
             return node
@@ -89,8 +89,8 @@ def _attempt(r: Any, template: dict, values: dict[str, str], artifacts: dict[str
     r.event("start", node)
     try:
         with r.pod_slots:
-            if r.cancelled.is_set():
-                node.phase, node.message = FAILED, "cancelled"
+            if r.blocked(hooked):
+                node.phase, node.message = FAILED, "stopped" if r.stopping.is_set() else "cancelled"
             else:
                 node.phase, node.started = "Running", time.time()
                 r.event("running", node)
