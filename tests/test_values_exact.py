@@ -63,3 +63,14 @@ def test_kubelet_expands_var_references_in_container_commands_as_under_kfp(tmp_p
     launcher), so the kubelet expands `$(VAR)` from the container's env and turns `$$` into `$`."""
     result = run(tmp_path, values.kube_env_expansion)
     assert result.node("env-expand").parameters["out"] == "greeting=hi literal=$(GREETING)"
+
+
+def test_mount_paths_stay_in_the_work_dir_and_path_like_values_are_not_rewritten(tmp_path):
+    """A step writing to its PVC's mount path (a path built at run time) writes the run's volume
+    directory, never this machine's real path; a value that looks like a pod path is data."""
+    host = Path("/mnt/kfpt-state-test")
+    assert not host.exists()
+    result = run(tmp_path, values.pvc_state)
+    assert not host.exists(), "the step wrote to this machine's real mount path"
+    assert result.node("write-state").parameters["Output"] == "/kfp/outputs/x|1"
+    assert (tmp_path / "work" / "volumes" / "pvc" / "state" / "counter").read_text() == "1"

@@ -73,3 +73,21 @@ def never_after_a_failure() -> str:
 def after_only():
     failed = fail_now().set_caching_options(False)
     never_after_a_failure().after(failed).set_caching_options(False)
+
+
+@dsl.component(base_image="python:3.11-slim")
+def write_state(where: str, looks_like_a_path: str) -> str:
+    import os
+
+    os.makedirs(where, exist_ok=True)
+    with open(os.path.join(where, "counter"), "a") as f:  # a path built at run time
+        f.write("1")
+    return looks_like_a_path + "|" + open(os.path.join(where, "counter")).read()
+
+
+@dsl.pipeline(name="pvc-state")
+def pvc_state(where: str = "/mnt/kfpt-state-test", text: str = "/kfp/outputs/x"):
+    from kfp import kubernetes
+
+    task = write_state(where=where, looks_like_a_path=text).set_caching_options(False)
+    kubernetes.mount_pvc(task, pvc_name="state", mount_path="/mnt/kfpt-state-test")

@@ -21,6 +21,7 @@ from typing import Any
 
 from translator import exprlang
 
+from . import sandbox as pod_fs
 from . import subst
 from .engine import ERROR, FAILED, SUCCEEDED, ArtifactRef, Node, RunError, Unsupported, duration, kubelet_expand
 from .store import StoreError
@@ -147,11 +148,21 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     env.update({k: os.environ[k] for k in PASSTHROUGH if k in os.environ})
     env.update(r.extra_env)
     defined: dict[str, str] = {}
+    # With the sandbox (sandbox.py) the pod paths exist for the step's process and no string is
+    # rewritten; without it (no user namespaces) the template's paths are mapped as text and
+    # volumes outside /kfp/ are refused: a step never writes to this machine's real mount path.
+    isolated = pod_fs.available()
+    if not isolated:
+        outside = sorted(p for p in mounts if p != "/kfp/")
+        if outside:
+            raise Unsupported(f"volume mounted at {outside[0].rstrip('/')} needs Linux user namespaces "
+                              "(unshare) to stay inside the run's work dir")
+    to_pod = (lambda text: text) if isolated else local
     for e in container.get("env", []):
         if "value" not in e:
             raise Unsupported(f"env {e['name']} comes from a Kubernetes object: not available locally")
-        defined[e["name"]] = local(kubelet_expand(e["value"], defined))
-    argv = [local(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
+        defined[e["name"]] = to_pod(kubelet_expand(e["value"], defined))
+    argv = [to_pod(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
     if not argv:
         raise RunError("the container has no command: the image's entrypoint is unknown locally")
     image = container.get("image", "")
@@ -167,6 +178,10 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     workdir = container.get("workingDir")
     cwd = Path(local(workdir)) if workdir and workdir.startswith(tuple(mounts)) else sandbox / "tmp"
     cwd.mkdir(parents=True, exist_ok=True)
+    if isolated:
+        inside_cwd = workdir if workdir and workdir.startswith(tuple(mounts)) else str(cwd)
+        argv = pod_fs.wrap(argv, str(sandbox / "root"), {k.rstrip("/"): v.rstrip("/") for k, v in mounts.items()},
+                           inside_cwd)
     r.log(f"{node.path}: running pod {node.pod}")
     with open(sandbox / "log.txt", "wb") as logf:
         try:
