@@ -37,6 +37,13 @@ class ArgoOptions:
     cache_configmap: str = "kfp-translate-cache"
     cache_max_age: str = "720h"
     enable_caching: bool | None = None  # None: as each task says; False/True: override all
+    # Where importers of s3:// and minio:// URIs read (see _importers.py): the bucket of the
+    # workflow's artifact repository (URIs inside it stay key-only), and a complete location
+    # for URIs outside it (an endpoint `host:port` and a Secret with `accesskey`/`secretkey`).
+    artifact_bucket: str | None = None
+    importer_s3_endpoint: str | None = None
+    importer_s3_secret: str | None = None
+    importer_s3_insecure: bool = False
 
 
 @dataclass

@@ -124,7 +124,7 @@ class Runner:
     def __init__(self, work_dir: Path, store: Any | None = None, python_bin: str | None = None,
                  env: dict[str, str] | None = None, log: Any = None, max_backoff: float = 1.0,
                  jobs: int | None = None, venv_dir: Path | None = None, use_venvs: bool = True,
-                 on_event: Callable[[str, Node], None] | None = None):
+                 on_event: Callable[[str, Node], None] | None = None, objects: Any = None):
         self.work = Path(work_dir).resolve()
         self.work.mkdir(parents=True, exist_ok=True)
         self.store = store or DirStore(self.work / "store")
@@ -135,6 +135,9 @@ class Runner:
         self.cache_dir = self.work / "cache"
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.on_event = on_event or (lambda event, node: None)
+        from .kube import KubeObjects
+
+        self.objects = objects or KubeObjects()  # Secrets and ConfigMaps the pods read
         self.venvs = None
         if use_venvs:
             from .venvs import Venvs
@@ -161,6 +164,9 @@ class Runner:
         if unsupported:
             raise Unsupported(f"workflow spec field {unsupported[0]!r} is not supported by the local runner")
         self.templates = {t["name"]: t for t in spec.get("templates", [])}
+        from .kube import check
+
+        check(manifest, self.objects)  # before any step runs: what is missing, naming the task
         self.volumes = {v["name"]: v for v in spec.get("volumes", [])}
         self.claim_templates = {(c.get("metadata") or {}).get("name") for c in spec.get("volumeClaimTemplates", [])}
         meta = manifest.get("metadata", {})

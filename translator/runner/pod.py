@@ -158,10 +158,15 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
             raise Unsupported(f"volume mounted at {outside[0].rstrip('/')} needs Linux user namespaces "
                               "(unshare) to stay inside the run's work dir")
     to_pod = (lambda text: text) if isolated else local
+    for name, value in _env_from(r, container, node):
+        defined[name] = value
     for e in container.get("env", []):
-        if "value" not in e:
-            raise Unsupported(f"env {e['name']} comes from a Kubernetes object: not available locally")
-        defined[e["name"]] = to_pod(kubelet_expand(e["value"], defined))
+        if "value" in e:
+            defined[e["name"]] = to_pod(kubelet_expand(e["value"], defined))
+            continue
+        value = _env_value(r, e, node)
+        if value is not None:
+            defined[e["name"]] = value
     argv = [to_pod(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
     if not argv:
         raise RunError("the container has no command: the image's entrypoint is unknown locally")
@@ -231,16 +236,64 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     node.phase = SUCCEEDED
 
 
+def _env_value(r: Any, e: dict, node: Node) -> str | None:
+    """An env var from a Secret or ConfigMap key (`translate run --secret ...`), or a field path."""
+    vf = e.get("valueFrom") or {}
+    where = f"env {e['name']}"
+    for field, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+        if field in vf:
+            ref = vf[field]
+            return r.objects.value(kind, ref.get("name", ""), ref.get("key"), bool(ref.get("optional")), where)
+    path = (vf.get("fieldRef") or {}).get("fieldPath")
+    known = {"metadata.name": node.pod, "metadata.namespace": r.globals.get("workflow.namespace", "default"),
+             "spec.serviceAccountName": r.globals.get("workflow.serviceAccountName", "default"),
+             "spec.nodeName": "localhost", "status.hostIP": "127.0.0.1", "status.podIP": "127.0.0.1"}
+    if path in known:
+        return known[path]
+    raise Unsupported(f"{where}: {sorted(vf) or 'no value'} is not available locally")
+
+
+def _env_from(r: Any, container: dict, node: Node) -> list[tuple[str, str]]:
+    out = []
+    for ef in container.get("envFrom", []):
+        for field, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+            if field in ef:
+                data = r.objects.value(kind, ef[field].get("name", ""), None, bool(ef[field].get("optional")), "envFrom")
+                out.extend((ef.get("prefix", "") + k, v) for k, v in sorted((data or {}).items()))
+    return out
+
+
+def _object_volume(r: Any, volume: dict, where: Path) -> None:
+    """A Secret or ConfigMap volume: one file per key (or per `items` entry), as the kubelet writes it."""
+    kind, source = ("Secret", volume["secret"]) if "secret" in volume else ("ConfigMap", volume["configMap"])
+    name = source.get("secretName") if kind == "Secret" else source.get("name")
+    data = r.objects.value(kind, name or "", None, bool(source.get("optional")), f"volume {volume['name']!r}") or {}
+    items = source.get("items") or [{"key": k, "path": k} for k in sorted(data)]
+    for item in items:
+        if item["key"] not in data:
+            if source.get("optional"):
+                continue
+            raise RunError(f"volume {volume['name']!r}: {kind} {name!r} has no key {item['key']!r}")
+        target = where / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data[item["key"]].encode("utf-8", "surrogateescape"))
+
+
 def _volume_dir(r: Any, volumes: dict[str, dict], mount: dict, sandbox: Path) -> Path:
     """Where a volume lives: emptyDir in the step's sandbox; a claim (a named PVC, shared by the
     steps of every run as on a cluster) or a claim template (shared by the steps of this run)
-    in the work dir. Secrets and config maps do not exist here."""
+    in the work dir; a Secret or ConfigMap as files in the step's sandbox (`kube.py`)."""
     name = mount["name"]
     volume = volumes.get(name)
     if volume is None and name in r.claim_templates:
         where = r.run_dir / "volumes" / name
     elif volume is not None and "emptyDir" in volume:
         where = sandbox / "volumes" / name
+    elif volume is not None and ("secret" in volume or "configMap" in volume):
+        where = sandbox / "volumes" / name
+        if not where.exists():
+            where.mkdir(parents=True)
+            _object_volume(r, volume, where)
     elif volume is not None and "persistentVolumeClaim" in volume:
         claim = re.sub(r"[^A-Za-z0-9._-]+", "_", volume["persistentVolumeClaim"].get("claimName", name))
         where = r.work / "volumes" / "pvc" / claim
@@ -270,13 +323,30 @@ def _fetch(r: Any, ref: ArtifactRef, target: Path) -> None:
         with urllib.request.urlopen(ext["http"]["url"], timeout=60) as resp, open(target, "wb") as out:
             shutil.copyfileobj(resp, out)
         return
-    if "s3" in ext and not ext["s3"].get("bucket"):  # key-only: the run's repository (a prefix is a dir)
-        r.store.get(ext["s3"]["key"], target)
-        return
-    if "s3" in ext and hasattr(r.store, "client"):
+    if "s3" in ext:
         s3 = ext["s3"]
-        bucket = s3.get("bucket") or getattr(r.store, "bucket", None)
-        r.store.client.download_file(bucket, s3["key"], str(target))
+        if not (s3.get("endpoint") and s3.get("bucket") and s3.get("key")):
+            # Incomplete for Argo (S3Artifact.HasLocation): the repository's location is copied
+            # over it and only the key kept (ArtifactLocation.Relocate): the run's store, by key.
+            r.store.get(s3.get("key", ""), target)
+            return
+        _fetch_s3(r, s3, target)
         return
     raise Unsupported(f"cannot fetch external artifact {sorted(ext)} locally")
+
+
+def _fetch_s3(r: Any, s3: dict, target: Path) -> None:
+    """A complete S3 location: that endpoint and bucket, credentials from its Secrets."""
+    from .store import S3Store
+
+    def secret(field: str, env: str) -> str:
+        ref = s3.get(field)
+        if ref:
+            return r.objects.value("Secret", ref.get("name", ""), ref.get("key"), False, f"artifact at {s3['endpoint']}")
+        return os.environ.get(env, "")
+
+    scheme = "http" if s3.get("insecure") else "https"
+    store = S3Store(f"{scheme}://{s3['endpoint']}", s3["bucket"], secret("accessKeySecret", "AWS_ACCESS_KEY_ID"),
+                    secret("secretKeySecret", "AWS_SECRET_ACCESS_KEY"), s3.get("region") or "us-east-1", create=False)
+    store.get(s3["key"], target)
 
