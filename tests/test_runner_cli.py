@@ -39,7 +39,7 @@ def test_pipeline_summary_is_typed_and_artifacts_are_downloaded(tmp_path, s3, mi
     assert set(data) == {"phase", "nodes"} and data["phase"] == "Succeeded"
     for node in data["nodes"]:
         assert set(node) == {"task", "iteration", "phase", "cached", "outputs"}
-        assert set(node["outputs"]) == {"parameters", "artifacts"}
+        assert set(node["outputs"]) == {"parameters", "artifacts", "metadata"}
     nodes = {n["task"]: n for n in data["nodes"]}
     assert sorted(nodes) == ["deploy", "inspect-model", "make-data", "train"]
     made = nodes["make-data"]

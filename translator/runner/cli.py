@@ -144,7 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .live import LiveView
 
         view = LiveView(logs=args.logs)
-        runner = Runner(work, store=store, jobs=args.jobs, on_event=view.on_event, objects=objects(args, manifest))
+        found = objects(args, manifest)
+        from .kube import check
+
+        check(manifest, found)  # before any step runs (and before the live view): what is missing
+        runner = Runner(work, store=store, jobs=args.jobs, on_event=view.on_event, objects=found)
         t0 = time.time()
         name = (manifest.get("metadata") or {}).get("name") or (manifest.get("metadata") or {}).get("generateName", "run-")
         view.start(name.rstrip("-"))

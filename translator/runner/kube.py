@@ -47,12 +47,15 @@ class KubeObjects:
 
         try:
             if self._api is None:
-                contexts, active = config.list_kube_config_contexts()
+                import os
+
+                path = (os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")).split(os.pathsep)[0]
+                contexts, _active = config.list_kube_config_contexts(config_file=path)
                 chosen = next((c for c in contexts if c["name"] == self.context), None)
                 if chosen is None:
                     raise RunError(f"--kube-context {self.context}: no such context in the kubeconfig")
                 self.namespace = self.namespace or chosen["context"].get("namespace") or "default"
-                self._api = client.CoreV1Api(config.new_client_from_config(context=self.context))
+                self._api = client.CoreV1Api(config.new_client_from_config(config_file=path, context=self.context))
             if kind == "Secret":
                 obj = self._api.read_namespaced_secret(name, self.namespace)
                 return {k: base64.b64decode(v).decode("utf-8", "surrogateescape") for k, v in (obj.data or {}).items()}
