@@ -91,3 +91,16 @@ def pvc_state(where: str = "/mnt/kfpt-state-test", text: str = "/kfp/outputs/x")
 
     task = write_state(where=where, looks_like_a_path=text).set_caching_options(False)
     kubernetes.mount_pvc(task, pvc_name="state", mount_path="/mnt/kfpt-state-test")
+
+
+@dsl.container_component
+def write_lines(out: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="busybox:1.36", command=["sh", "-c", 'printf "line\\n\\n" > "$0"'], args=[out])
+
+
+@dsl.pipeline(name="newline-outputs")
+def newline_outputs():
+    made = write_lines().set_caching_options(False)
+    show(text=made.output).set_caching_options(False)
+    py = produce(text="line\n\n").set_caching_options(False)
+    echo_file(text=py.output).set_caching_options(False)
