@@ -118,3 +118,19 @@ def test_a_run_time_uri_outside_the_repository_fails_instead_of_reading_another_
         assert result.phase != "Succeeded" and "importer-uri-outside-the-artifact-repository" in node.message
     else:
         assert node.parameters["Output"] == expected
+
+
+@pytest.mark.parametrize("options", [
+    {"artifact_bucket": "kfp-artifacts"},
+    {"importer_s3_endpoint": "minio.argo.svc:9000", "importer_s3_secret": "held-out", "importer_s3_insecure": True},
+])
+def test_guarded_run_time_locations_pass_argos_own_lint(options):
+    from translator import lint
+
+    try:
+        lint.build_linter()
+    except lint.GoNotFoundError as exc:
+        pytest.skip(f"cannot build tools/argolint: {exc}")
+    manifests = translator.translate(containers.dynamic_importer_pipeline(), backend="argo",
+                                     parameters=(("uri", "s3://kfp-artifacts/seed/data.csv"),), **options)
+    assert lint.lint_documents(manifests) == []
