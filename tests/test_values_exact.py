@@ -43,14 +43,17 @@ def test_constants_that_look_base64_encoded_arrive_unchanged(tmp_path):
     assert container == values.ENCODED
 
 
-@pytest.mark.parametrize("value", [values.ENCODED, values.JINJA, "\uffff", "a\uffffb"])
-def test_parameters_arrive_unchanged_in_python_and_container_components(tmp_path, value):
-    [workflow] = translator.translate(values.user_params, backend="argo", parameters=(("text", value),))
+def test_parameters_arrive_unchanged_in_python_and_container_components(tmp_path):
+    given = [values.ENCODED, values.JINJA, "\uffff", "a\uffffb"]
+    [workflow] = translator.translate(values.four_params, backend="argo", parameters=tuple(zip("abcd", given)))
     result = Runner(tmp_path / "work").run(workflow, {})
     assert result.phase == "Succeeded", [(n.path, n.message[-600:]) for n in result.nodes]
-    py, container = outputs(result)
-    assert py == "value:" + value
-    assert container == value
+    for i, value in enumerate(given):
+        suffix = f"-{i + 1}" if i else ""  # KFP names the repeated tasks show, show-2, ...
+        py = result.node("show" + suffix).parameters["Output"]
+        py = base64.b64decode(py[len("__KFP_B64__:"):]).decode() if py.startswith("__KFP_B64__:") else py
+        assert py == "value:" + value, i
+        assert result.node("echo-file" + suffix).parameters["out"] == value, i
 
 
 def test_unset_optional_parameter_is_still_none(tmp_path):

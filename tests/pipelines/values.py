@@ -104,3 +104,10 @@ def newline_outputs():
     show(text=made.output).set_caching_options(False)
     py = produce(text="line\n\n").set_caching_options(False)
     echo_file(text=py.output).set_caching_options(False)
+
+
+@dsl.pipeline(name="four-params")
+def four_params(a: str, b: str, c: str, d: str):
+    for value in (a, b, c, d):
+        show(text=value).set_caching_options(False)
+        echo_file(text=value).set_caching_options(False)
