@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods clean
+.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods clean e2e-build e2e-up e2e-down e2e
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,19 @@ bench-run: install
 ## Pods per run and manifest size against KFP's own Argo backend (rewrites benchmarks/pods_per_run.md).
 bench-pods: install
 	$(BIN)/python benchmarks/pods_per_run.py
+
+## The single-machine cluster (e2e/README.md): build its programs once, start, stop, run the e2e suite.
+e2e-build: install
+	$(BIN)/python -m e2e.cluster.build
+
+e2e-up: install
+	$(BIN)/python -m e2e.cluster up
+
+e2e-down:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m e2e.cluster down
+
+e2e: e2e-up
+	$(BIN)/python -m pytest -q e2e/tests; status=$$?; $(MAKE) e2e-down; exit $$status
 
 clean:
 	rm -rf build tools/argolint/bin .pytest_cache

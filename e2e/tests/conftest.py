@@ -1,0 +1,115 @@
+"""e2e fixtures: the cluster (the single-machine one, or any in KUBECONFIG), the loopback data
+server, and the session's batch: every case of `cases.py` translated once, submitted to Argo
+(several at a time) and run through `translate run` side by side, before any test looks at them.
+
+A missing cluster is an error, not a skip: `make e2e` starts one first."""
+from __future__ import annotations
+
+import http.server
+import os
+import random
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+import translator
+from e2e.harness import Cluster
+
+from .batch import Batch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    try:
+        return Cluster.connect()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def argo(cluster):
+    """Translate a pipeline for Argo, ready to submit to the cluster's namespace."""
+    def make(source, **options):
+        options.setdefault("namespace", cluster.namespace)
+        [workflow] = translator.translate(source, backend="argo", **options)
+        return workflow
+    return make
+
+
+class _DataServer:
+    """Files for pipelines to download, and `/count/<key>`: a counter per key (1, 2, ...), the
+    state a retried step needs (pods share no files)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def handler(self):
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(server.root), **kwargs)
+
+            def do_GET(self):  # noqa: N802 - the http.server API
+                if not self.path.startswith("/count/"):
+                    return super().do_GET()
+                with server.lock:
+                    server.counts[self.path] = n = server.counts.get(self.path, 0) + 1
+                body = str(n).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        return Handler
+
+
+@pytest.fixture(scope="session")
+def data_server():
+    """A loopback HTTP server for input data. Pods reach it only where they share the host's
+    network (the single-machine cluster; set KFPT_E2E_HOST_NETWORK=0 elsewhere to skip)."""
+    if os.environ.get("KFPT_E2E_HOST_NETWORK", "1") == "0":
+        pytest.skip("pods do not share this host's network (KFPT_E2E_HOST_NETWORK=0): no loopback data server")
+    root = Path(tempfile.mkdtemp(prefix="kfpt-e2e-www-"))
+    rng = random.Random(7)
+    rows = ["f0,f1,f2,f3,target"]
+    for _ in range(400):
+        f = [round(rng.gauss(0, 1), 4) for _ in range(4)]
+        rows.append(",".join(map(str, f + [int(f[0] + 0.5 * f[1] + rng.gauss(0, 0.3) > 0)])))
+    (root / "data.csv").write_text("\n".join(rows) + "\n")
+    (root / "small.csv").write_text("a,b\n1,2\n")
+    state = _DataServer(root)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), state.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path | None:
+    from tests.conftest import CORPUS
+
+    return CORPUS if (CORPUS / "ir").is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def session_id() -> str:
+    return uuid.uuid4().hex[:5]
+
+
+@pytest.fixture(scope="session")
+def batch(cluster, data_server, corpus_dir, session_id, tmp_path_factory):
+    """Every case, on Argo and through the runner, started once for the whole session."""
+    b = Batch(cluster, data_server, corpus_dir, session_id, tmp_path_factory.mktemp("batch"))
+    b.start()
+    yield b
+    b.close()
