@@ -56,8 +56,14 @@ class S3Server:
 
 
 def minio_binary() -> Path:
+    """`<e2e cache>/bin/minio`, or the versioned build the e2e set-up caches (`bin/minio-<version>`)."""
     cache = Path(os.environ.get("KFPT_E2E_CACHE") or Path.home() / ".cache" / "kfp-translate" / "e2e")
-    return cache / "bin" / "minio"
+    plain = cache / "bin" / "minio"
+    if plain.exists():
+        return plain
+    built = sorted((p for p in cache.glob("bin/minio-*") if p.is_file() and not p.name.endswith(".partial")),
+                   key=lambda p: p.stat().st_mtime)
+    return built[-1] if built else plain
 
 
 def _free_port() -> int:
