@@ -92,7 +92,8 @@ def dynamic_importer_artifact(accessor: str, value: str, metadata: str, options,
     else:  # key-only: only URIs inside the repository's bucket
         prefixes = [f"s3://{options.artifact_bucket}/", f"minio://{options.artifact_bucket}/"]
     accepted = " || ".join(f"sprig.hasPrefix({q(p)}, {accessor})" for p in prefixes)
-    refused = '"kfp-translate-refused/importer-uri-outside-the-artifact-repository/" + %s' % accessor
+    # a valid object name (no "//", no ":") that says why, for Argo's "key not found" message
+    refused = '"kfp-translate-refused/importer-uri-outside-the-artifact-repository/" + sprig.replace("://", "/", %s)' % accessor
     guarded = "{{=(%s) ? %s : %s}}" % (accepted, key, refused)
     s3 = _complete_s3(options, bucket, guarded) if options.importer_s3_endpoint else m.S3Artifact(key=guarded)
     return _Importer(m.Artifact(name="x", s3=s3, archive=_NONE), metadata, "uri:" + value)
