@@ -28,6 +28,7 @@ from kfp import compiler
 from kfp import dsl
 
 from tests.podshim_fixtures import components as C
+from translator.runtime import delivery
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIM = ROOT / "translator" / "runtime" / "podshim.py"
@@ -173,15 +174,17 @@ def guard(text):
 
 
 def shim_argv(spec, container, shim_python=None):
+    """As a pod starts it: the bootstrap, which runs the shim from $KFPT_SHIM (see shim_env)."""
     args = [MARKER if a == "{{$}}" else guard(a) for a in container.get("args", [])]
     assert MARKER in args, "a lightweight component passes {{$}} as a whole argument"
-    return [shim_python or sys.executable, "-c", SHIM_SRC, json.dumps(spec), "--"] + \
+    return delivery.shim_command(json.dumps(spec), shim_python or sys.executable) + \
         [guard(c) for c in container["command"]] + args
 
 
 def shim_env(child_bin, spec, params=None, metadata=None):
     """params/metadata: input name -> env text (None = leave the variable unset)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KFPT_")}
+    env[delivery.SHIM_ENV] = delivery.packed_shim()
     env.update(PATH="%s%s%s" % (child_bin, os.pathsep, env.get("PATH", "")), PIP_NO_INDEX="1",
                PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONDONTWRITEBYTECODE="1")
     for name, value in (params or {}).items():

@@ -2,20 +2,38 @@
 
     import translator
     manifests = translator.translate("pipeline.yaml", backend="argo", namespace="ml")
+
+Heavy modules (pydantic models, kfp, hera) load on first use, so `translate --help` and
+`translate lint` start fast.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import TranslateError
-from .graph import Pipeline
-from .loader import LoadedPipeline, load
+
+if TYPE_CHECKING:
+    from .graph import Pipeline
+    from .loader import LoadedPipeline, load
 
 __all__ = ["translate", "load_graph", "TranslateError", "Pipeline", "load"]
 
 
-def load_graph(source: Any) -> Pipeline:
+def __getattr__(name: str) -> Any:
+    if name == "Pipeline":
+        from .graph import Pipeline
+
+        return Pipeline
+    if name in ("load", "LoadedPipeline"):
+        from . import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module 'translator' has no attribute {name!r}")
+
+
+def load_graph(source: Any) -> "Pipeline":
     """Load a pipeline (path, `file.py:func`, IR dict or kfp pipeline object) as the normalized graph."""
+    from .loader import LoadedPipeline, load
     from .normalize import build
 
     loaded = source if isinstance(source, LoadedPipeline) else load(source)
@@ -26,7 +44,12 @@ def load_graph(source: Any) -> Pipeline:
 
 
 def translate(source: Any, backend: str = "argo", **options: Any) -> list[dict[str, Any]]:
-    """Translate one pipeline; returns the manifests as plain dicts (nothing is written)."""
+    """Translate one pipeline; returns the manifests as plain dicts (nothing is written).
+
+    `source`: a path, `file.py:func`, IR as a dict or YAML/JSON text, or a kfp pipeline object.
+    Options are the command line's: `parameters={"lr": 0.5}` (typed values, or strings as `-p`
+    gives them), `kind`, `name`, `namespace`, `schedule`, ...
+    """
     import backends
 
     pipeline = load_graph(source)

@@ -10,18 +10,11 @@ written; a manifest is written only once it is complete and validated.
 from __future__ import annotations
 
 import argparse
-import os
+import re
 import sys
-import tempfile
 from typing import Any, Sequence
 
-import yaml
-
 from .errors import InternalValidationError, TranslateError
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
 
 
 # Plain scalars that some YAML 1.1 parsers (go-yaml v2, used by kubectl and Argo) read as
@@ -29,7 +22,12 @@ class _Dumper(yaml.SafeDumper):
 _AMBIGUOUS = {"y", "Y", "n", "N", "~", "="}
 
 
+_NUMBER_START = frozenset("0123456789+-._ \t\n\r\x0b\x0ciInN")
+
+
 def _number_like(data: str) -> bool:
+    if not data or data[0] not in _NUMBER_START:  # float() accepts nothing else (fast path)
+        return False
     try:
         float(data.replace("_", ""))
         return True
@@ -37,19 +35,97 @@ def _number_like(data: str) -> bool:
         return False
 
 
-def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+def _str_representer(dumper: Any, data: str) -> Any:
     if data in _AMBIGUOUS or _number_like(data):
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="'")
     style = "|" if "\n" in data and not data.endswith((" ", "\t")) and "\r" not in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _str_representer)
+_DUMPERS: dict[bool, Any] = {}
 
 
-def dump_yaml(manifests: list[dict[str, Any]]) -> str:
+def _cached_resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
+    """PyYAML's implicit-tag resolution (regexes per scalar), memoized per dump: manifests repeat
+    the same names, paths and references thousands of times. Same answers, fewer regexes."""
+    try:
+        return self._kfpt_resolved[value, implicit]
+    except (KeyError, TypeError):  # TypeError: a collection's value (a list) is not hashable
+        pass
+    except AttributeError:
+        self._kfpt_resolved = {}
+    tag = self._kfpt_base_resolve(kind, value, implicit)
+    if isinstance(value, str):
+        self._kfpt_resolved[value, implicit] = tag
+    return tag
+
+
+def _dumper(native: bool) -> Any:
+    """PyYAML's dumper with our string style: libyaml's emitter (`CSafeDumper`) when PyYAML was
+    built with it and `native`, else the pure-Python one. Same bytes either way (tested)."""
+    if native not in _DUMPERS:
+        import yaml
+
+        base = getattr(yaml, "CSafeDumper", None) if native else None
+        base = base or yaml.SafeDumper
+        dumper = type("_Dumper", (base,), {"resolve": _cached_resolve, "_kfpt_base_resolve": base.resolve})
+        dumper.add_representer(str, _str_representer)
+        _DUMPERS[native] = dumper
+    return _DUMPERS[native]
+
+
+# libyaml and PyYAML's emitter differ on double-quoted scalars (where they fold long lines, and
+# libyaml quotes characters beyond the BMP that PyYAML writes plainly). A string is "simple" when
+# neither emitter can double-quote it: printable BMP characters (U+FEFF excluded) and no space
+# before a line break; a value of one or two characters without line breaks cannot be folded
+# (Argo's ABSENT, U+FFFF, is one).
+_NOT_SIMPLE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]| \n")
+
+
+_NOT_SHORT = re.compile("[\r\n\x85\u2028\u2029\U00010000-\U0010ffff]")
+
+
+def _all_simple(manifests: list[Any]) -> bool:
+    stack: list[Any] = list(manifests)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _NOT_SIMPLE.search(node) and (len(node) > 2 or _NOT_SHORT.search(node)) or \
+                    ("\n" in node and node.endswith(" ")):
+                return False
+        elif isinstance(node, dict):
+            # keys: the emitters count a simple key's length differently (characters, bytes)
+            if any(not isinstance(k, str) or len(k) > 60 or _NOT_SIMPLE.search(k) for k in node):
+                return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
+
+
+def _last_scalar(node: Any) -> Any:
+    while isinstance(node, (dict, list)) and node:
+        node = next(reversed(node.values())) if isinstance(node, dict) else node[-1]
+    return node
+
+
+def dump_yaml(manifests: list[dict[str, Any]], native: bool = True) -> str:
     """Deterministic YAML: keys in model order, long strings as literal blocks."""
-    return yaml.dump_all(manifests, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    import yaml
+
+    dumper = _dumper(native and _all_simple(manifests))
+    text = yaml.dump_all(manifests, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+    if dumper is not _dumper(False) and manifests:
+        # libyaml (0.2.5+) ends the stream with `...` once the last document held a keep-chomped
+        # block (`|+`); PyYAML's own emitter only when the very last scalar is one. Keep PyYAML's.
+        last = _last_scalar(manifests[-1])
+        wanted = isinstance(last, str) and yaml.dump_all([{"k": last}], Dumper=_dumper(False), allow_unicode=True,
+                                                          width=100).endswith("\n...\n")
+        if text.endswith("\n...\n") and not wanted:
+            text = text[:-4]
+        elif wanted and not text.endswith("\n...\n"):
+            text += "...\n"
+    return text
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -59,15 +135,43 @@ def _param(text: str) -> tuple[str, str]:
     return name, value
 
 
+# Subcommands: name -> (one-line help, "module:function" taking argv). `translate --help` lists them.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run a pipeline or a translated Workflow on this machine, with Argo's semantics", "translator.runner.cli:main"),
+    "lint": ("lint manifests with the engine's own offline validation", "translator.cli:run_lint"),
+}
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("kfp-translate")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
+def _commands_epilog() -> str:
+    lines = ["commands (translate COMMAND --help for their options):"]
+    lines += [f"  {name:<6} {text}" for name, (text, _) in SUBCOMMANDS.items()]
+    lines.append("without a command: translate INPUT [options], as below")
+    return "\n".join(lines)
+
+
 def _translate_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Translate a KFP v2 pipeline into Argo Workflows manifests.")
-    p.add_argument("input", help="pipeline IR (.yaml/.json), or a Python file with a @dsl.pipeline (FILE.py[:FUNCTION])")
+    p = argparse.ArgumentParser(prog=prog, description="Translate a KFP v2 pipeline into Argo Workflows manifests.",
+                                usage=f"{prog} [COMMAND] INPUT [options]", epilog=_commands_epilog(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit")
+    p.add_argument("input", help="pipeline IR (.yaml/.json, '-' for stdin), or a Python file with a @dsl.pipeline (FILE.py[:FUNCTION])")
     p.add_argument("--backend", default="argo", help="target engine (default: argo)")
-    p.add_argument("-o", "--output", help="write here instead of stdout")
-    p.add_argument("--kind", default="Workflow", choices=["Workflow", "WorkflowTemplate", "CronWorkflow"])
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout ('-': stdout); missing folders are created")
+    p.add_argument("--kind", default="Workflow", choices=["Workflow", "WorkflowTemplate", "CronWorkflow"],
+                   help="kind of object to emit (default: Workflow)")
     p.add_argument("--name", help="fixed object name (default: generateName from the pipeline name)")
     p.add_argument("--generate-name", help="generateName prefix for a Workflow")
-    p.add_argument("-n", "--namespace")
+    p.add_argument("-n", "--namespace", help="namespace of the emitted object (default: none, the one you submit to)")
     p.add_argument("--service-account", help="service account the workflow's pods run as")
     p.add_argument("-p", "--parameter", action="append", type=_param, default=[], metavar="NAME=VALUE",
                    help="override a pipeline parameter's default (typed as the pipeline declares it)")
@@ -93,6 +197,8 @@ def _translate_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--concurrency-policy", choices=["Allow", "Forbid", "Replace"],
                    help="what a CronWorkflow does when a run is still going (KFP max_concurrency=1 is Forbid)")
     p.add_argument("--lint", action="store_true", help="also run Argo's own lint on the result (needs the Go helper)")
+    p.add_argument("--allow-oversize", action="store_true",
+                   help="write a manifest even when it exceeds the 3 MiB the Kubernetes API server accepts")
     return p
 
 
@@ -123,19 +229,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".translate-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run_translate(argv: Sequence[str]) -> int:
     from . import translate
 
@@ -150,23 +243,32 @@ def run_translate(argv: Sequence[str]) -> int:
                 for e in errors:
                     print(f"{args.input}: {e.kind}/{e.name}: {e.message}", file=sys.stderr)
                 return 1
+        from .limits import check_output_size
+
+        check_output_size(manifests, allow=args.allow_oversize)
         text = dump_yaml(manifests)
+        if args.output:
+            from .output import write_output
+
+            write_output(args.output, text)
+        else:
+            sys.stdout.write(text)
     except InternalValidationError as exc:
         print(f"translate: internal error: {exc}", file=sys.stderr)
         return 3
     except TranslateError as exc:
         print(f"translate: {exc}", file=sys.stderr)
         return 2
-    if args.output:
-        _write_atomically(args.output, text)
-    else:
-        sys.stdout.write(text)
+    from .limits import size_warnings
+
+    for warning in size_warnings(manifests):
+        print(f"translate: warning: {args.output or '<stdout>'}: {warning}", file=sys.stderr)
     return 0
 
 
 def run_lint(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="translate lint", description="Run Argo's own offline lint on manifests.")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="manifest files (YAML or JSON, several documents each) or folders of them")
     args = p.parse_args(argv)
     from . import lint
 
@@ -182,13 +284,16 @@ def run_lint(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "lint":
-        return run_lint(argv[1:])
-    if argv and argv[0] == "run":
-        from .runner.cli import main as run_main
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            import importlib
 
-        return run_main(argv[1:])
-    return run_translate(argv)
+            module, _, func = SUBCOMMANDS[argv[0]][1].partition(":")
+            return getattr(importlib.import_module(module), func)(argv[1:])
+        return run_translate(argv)
+    except KeyboardInterrupt:
+        print("translate: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -18,12 +18,17 @@ class ExitMixin:
         ups = self._upstreams(task)
         if len(ups) != 1 or not isinstance(self._task(ups[0]).component.impl, g.DagImpl):
             return False
-        for other in self.dag.tasks:
-            if task.name in other.after or any(
-                isinstance(b, (g.FromTask, g.FromTaskStatus)) and b.task == task.name for _, b in other.params + other.artifacts
-            ):
-                return False
-        return not any(src.task == task.name for out in self.dag.outputs for src in out.sources)
+        return task.name not in self._referenced()
+
+    def _referenced(self) -> set[str]:
+        """Tasks another task or a DAG output reads or runs after (computed once per DAG)."""
+        if self._consumed is None:
+            self._consumed = {src.task for out in self.dag.outputs for src in out.sources}
+            for other in self.dag.tasks:
+                self._consumed.update(other.after)
+                self._consumed.update(b.task for _, b in other.params + other.artifacts
+                                      if isinstance(b, (g.FromTask, g.FromTaskStatus)))
+        return self._consumed
 
     def final_status(self, upstream: str) -> str:
         """PipelineTaskFinalStatus as KFP defines it, built by Argo from the task's phase."""

@@ -70,7 +70,7 @@ class LoopMixin:
             with_items=with_items,
             with_param="{{inputs.parameters.kfp-loop-items}}" if with_param is not None else None,
         )
-        body = next(t for t in self.emitter.templates if t.name == dag_task.template)
+        body = self.emitter.template_named(dag_task.template)
         body_outputs = [p.name for p in (body.outputs.parameters or [])] if body.outputs else []
         wrapper_outputs = [
             m.Parameter(name=p, value_from=m.ValueFrom(parameter="{{tasks.%s.outputs.parameters.%s}}" % (inner.name, p)))

@@ -9,14 +9,15 @@ from __future__ import annotations
 import base64
 import json
 import re
+
+import pydantic
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources as importlib_resources
 
 from hera.workflows import models as m
 
 from translator import graph as g
 from translator.errors import TranslateError
+from translator.runtime.delivery import shim_command
 
 from . import placeholders as ph
 from .names import param_name
@@ -26,11 +27,6 @@ from .values import ABSENT, encode
 EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
 B64_PREFIX = ph.B64_PREFIX
 OUTPUTS_VOLUME = "kfp-outputs"
-
-
-@lru_cache(maxsize=1)
-def shim_source() -> str:
-    return importlib_resources.files("translator.runtime").joinpath("podshim.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -248,7 +244,11 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         task_name=req.task_name,
         listed=frozenset(req.listed_inputs),
     )
-    settings = pod_settings(json.loads(req.platform_json), resolver)
+    try:  # the platform spec is free-form IR: a setting of the wrong shape is bad input
+        settings = pod_settings(json.loads(req.platform_json), resolver)
+    except (AttributeError, KeyError, TypeError, ValueError, pydantic.ValidationError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TranslateError(f"invalid kfp-kubernetes setting ({type(exc).__name__}: {detail})", element=element) from None
     env: list[m.EnvVar] = [m.EnvVar(name=k, value=resolver.string(v)) for k, v in impl.env]
     python = impl.is_python_function
     if python:
@@ -267,7 +267,8 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             if a.name in req.keyed_outputs:
                 env.append(m.EnvVar(name=f"KFPT_K_{a.name}", value=artifact_key(artifact_key_prefix, name, a.name)))
         spec = json.dumps(_shim_spec(req, env_names, meta_env), sort_keys=True, separators=(",", ":"))
-        command = ["python3", "-c", shim_source(), kube_escape(spec), "--"] + [_python_part(c, resolver) for c in impl.command]
+        # The shim itself comes from the environment (spec.templateDefaults, see workflow.py).
+        command = shim_command(kube_escape(spec)) + [_python_part(c, resolver) for c in impl.command]
         args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _python_part(a, resolver) for a in impl.args]
     else:  # KFP's driver gives these to the kubelet as written: `$(VAR)` expands (as under KFP)
         command = resolver.argv(impl.command, escape=False)
@@ -325,7 +326,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         )
     resources = _resources(impl.resources, settings, resolver)
     container = m.Container(
-        image=impl.image,
+        image=_image(impl.image, element),
         command=command,
         args=args or None,
         env=(env + settings.env) or None,
@@ -379,3 +380,10 @@ def _retry(retry: g.Retry | None) -> m.RetryStrategy | None:
             cap=retry.backoff_max_duration or None,
         )
     return m.RetryStrategy(limit=m.IntOrString(retry.max_retry_count), backoff=backoff)
+
+
+def _image(image: str, element: str) -> str:
+    """KFP fixes the image at compile time (no placeholders); Argo would read `{{` as its syntax."""
+    if not image or "{{" in image or any(c.isspace() for c in image):
+        raise TranslateError(f"image {image!r} is not an image reference", element=element)
+    return image

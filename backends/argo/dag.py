@@ -54,6 +54,13 @@ class Emitter:
     _container_templates: dict[TemplateRequest, str] = field(default_factory=dict)
     _dag_templates: dict[str, str] = field(default_factory=dict)
     prefixes: dict[tuple[str, str], str] = field(default_factory=dict)  # (template, output) -> key prefix
+    _by_name: dict[str, m.Template] = field(default_factory=dict)
+
+    def template_named(self, name: str) -> m.Template:
+        """A template emitted so far, by name (the list only grows: index what is new)."""
+        for t in self.templates[len(self._by_name):]:
+            self._by_name[t.name] = t
+        return self._by_name[name]
 
     # --- templates ----------------------------------------------------------------------------
 
@@ -82,6 +89,10 @@ class Emitter:
             return self._container_templates[req]
         name = self.names.claim(f"container:{comp.digest}:{len(self._container_templates)}", comp.name.removeprefix("comp-"))
         if is_resource_stub(impl):  # kfp-kubernetes CreatePVC / DeletePVC
+            extra = sorted(set(req.params) - {p.name for p in comp.interface.input_params})
+            if extra:
+                raise TranslateError(f"binds parameter '{extra[0]}', which component '{comp.name}' does not declare",
+                                     element=element)
             self.templates.append(build_resource_template(name, comp, element))
             self._container_templates[req] = name
             return name
@@ -170,6 +181,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         self.names = NameTable()
         self.importers: dict[str, _Importer] = {}
         self.task_names: dict[str, str] = {}
+        self.by_name: dict[str, g.Task] = {t.name: t for t in dag.tasks}
+        self._ups: dict[str, list[str]] = {}
+        self._consumed: set[str] | None = None
         for t in dag.tasks:
             if not isinstance(t.component.impl, g.ImporterImpl):
                 # the node name Argo shows is the DAG task's: `set_display_name` names it (the
@@ -201,7 +215,7 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         return self.task_names[name]
 
     def _task(self, name: str) -> g.Task:
-        return next(t for t in self.dag.tasks if t.name == name)
+        return self.by_name[name]
 
     # --- values -------------------------------------------------------------------------------
 
@@ -317,28 +331,36 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         return tasks
 
     def _topological(self) -> list[g.Task]:
+        """Upstreams before their consumers: a depth-first post-order, in task order, with an
+        explicit stack (a 10,000-task chain is 10,000 levels deep)."""
         order: list[g.Task] = []
         seen: set[str] = set()
-
-        def visit(t: g.Task) -> None:
-            if t.name in seen:
-                return
-            seen.add(t.name)
-            for up in self._upstreams(t):
-                if up in self.task_names:
-                    visit(self._task(up))
-            order.append(t)
-
-        for t in self.dag.tasks:
-            visit(t)
+        for root in self.dag.tasks:
+            if root.name in seen:
+                continue
+            seen.add(root.name)
+            stack = [(root, iter(self._upstreams(root)))]
+            while stack:
+                task, ups = stack[-1]
+                for up in ups:
+                    if up in self.task_names and up not in seen:
+                        seen.add(up)
+                        child = self.by_name[up]
+                        stack.append((child, iter(self._upstreams(child))))
+                        break
+                else:
+                    stack.pop()
+                    order.append(task)
         return order
 
     def _upstreams(self, task: g.Task) -> list[str]:
-        deps = set(task.after)
-        for _, binding in task.params + task.artifacts:
-            if isinstance(binding, (g.FromTask, g.FromTaskStatus)):
-                deps.add(binding.task)
-        return sorted(deps - set(self.importers))
+        if task.name not in self._ups:
+            deps = set(task.after)
+            for _, binding in task.params + task.artifacts:
+                if isinstance(binding, (g.FromTask, g.FromTaskStatus)):
+                    deps.add(binding.task)
+            self._ups[task.name] = sorted(deps.difference(self.importers))
+        return self._ups[task.name]
 
     def task(self, task: g.Task, as_hook: bool = False) -> m.DAGTask | None:
         where = self._where(task.name)
@@ -359,10 +381,13 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
                 if found is not None and found.depth > 0:
                     collected.append((name, found.depth, found.leaf))
             listed = tuple(sorted(self.child_listed(task)))
-            template = self.emitter.container_template(task, where, tuple(collected), self.keyed_outputs(task), listed)
+            keyed = self.keyed_outputs(task)
+            template = self.emitter.container_template(task, where, tuple(collected), keyed, listed)
             for out in task.component.interface.output_artifacts:
                 self.emitter.prefixes[(template, out.name)] = template_prefix(self.emitter.options.artifact_key_prefix, template)
-            with_digest = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+            # digests feed the memo key: a template producing collection items is not memoized
+            cached = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+            with_digest = cached and not keyed
         self.task_templates[task.name] = template
         iface = task.component.interface
         params: list[m.Parameter] = []

@@ -162,19 +162,32 @@ class Resolver:
                 return "{{inputs.parameters.%s}}" % param_name(found.group(1))
             return self._one(match.group(0))
 
-        return _PLACEHOLDER.sub(one, text)
+        out, last = [], 0
+        for match in _PLACEHOLDER.finditer(text):
+            self._literal(text[last : match.start()])  # a stray '{{' is refused, as in string()
+            out.append(text[last : match.start()])
+            out.append(one(match))
+            last = match.end()
+        self._literal(text[last:])
+        out.append(text[last:])
+        return "".join(out)
+
+    def _literal(self, text: str, escape: bool = True) -> str:
+        if "{{" in text:
+            raise TranslateError(f"literal '{{{{' in a container command, argument or setting is not supported "
+                                 f"(Argo reads it as its own template syntax): {text[:60]!r}", element=self.element)
+        return text.replace("$", "$$") if escape else text
 
     def string(self, text: str, escape: bool = True) -> str:
         """Resolve every placeholder embedded in one string; literal text is kubelet-escaped
         unless `escape` is false (a container component's command and args: KFP hands them to
         the kubelet as written, which expands `$(VAR)` there)."""
-        literal = (lambda t: t.replace("$", "$$")) if escape else (lambda t: t)
         out, last = [], 0
         for match in _PLACEHOLDER.finditer(text):
-            out.append(literal(text[last : match.start()]))
+            out.append(self._literal(text[last : match.start()], escape))
             out.append(self._one(match.group(0)))
             last = match.end()
-        out.append(literal(text[last:]))
+        out.append(self._literal(text[last:], escape))
         return "".join(out)
 
     def argv(self, parts: tuple[str, ...], keep: Callable[[str], bool] = lambda s: False, escape: bool = True) -> list[str]:

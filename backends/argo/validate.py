@@ -191,20 +191,25 @@ def _check_dag(tname: str, t: dict, templates: dict[str, dict], in_params: set[s
 
 
 def _check_acyclic(tname: str, edges: dict[str, set[str]]) -> None:
+    """Depth-first with an explicit stack (1: on the current path, 2: done)."""
     state: dict[str, int] = {}
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        for dep in edges.get(node, ()):
-            if state.get(dep) == 1:
-                _fail(f"DAG {tname} has a cycle through {dep!r}")
-            if dep not in state:
-                visit(dep)
-        state[node] = 2
-
-    for node in sorted(edges):
-        if node not in state:
-            visit(node)
+    for root in sorted(edges):
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(sorted(edges.get(root, ()))))]
+        while stack:
+            node, deps = stack[-1]
+            for dep in deps:
+                if state.get(dep) == 1:
+                    _fail(f"DAG {tname} has a cycle through {dep!r}")
+                if dep not in state:
+                    state[dep] = 1
+                    stack.append((dep, iter(sorted(edges.get(dep, ())))))
+                    break
+            else:
+                state[node] = 2
+                stack.pop()
 
 
 def check(manifest: dict[str, Any]) -> None:

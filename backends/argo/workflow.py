@@ -12,7 +12,9 @@ from hera.workflows import models as m
 from translator import graph as g
 from translator.errors import TranslateError
 from translator.normalize import coerce
+from translator.runtime.delivery import BOOTSTRAP, SHIM_ENV, packed_shim
 
+from . import options as option_checks
 from . import validate
 from .container import protect as _protect
 from .dag import ArgoOptions, Emitter
@@ -49,12 +51,17 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
         if p.name in overrides:
             raw = overrides[p.name]
             value: Any = raw
-            if p.type not in (g.STRING,):
+            if isinstance(raw, str) and p.type not in (g.STRING,):  # command-line text; the library may pass values
                 try:
                     value = json.loads(raw)
                 except json.JSONDecodeError:
                     value = raw
             value = coerce(value, p.type, f"parameter '{p.name}'")
+            if value is None:  # the library's None: KFP's None for an optional parameter
+                if not p.optional:
+                    raise TranslateError(f"parameter '{p.name}' is not optional: None is no value for it", element="parameter override")
+                out.append(m.Parameter(name=param_name(p.name), value=ABSENT))
+                continue
             out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(value, p.type))))
         elif p.has_default and p.default is not None:
             out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(p.default, p.type))))
@@ -77,6 +84,11 @@ def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.Pers
     if not ws.get("size"):
         raise TranslateError("the pipeline workspace has no size", element="pipelineConfig.workspace")
     patch = (ws.get("kubernetes") or {}).get("pvcSpecPatch") or {}
+    modes, storage_class = patch.get("accessModes"), patch.get("storageClassName")
+    if modes is not None and not (isinstance(modes, list) and all(isinstance(x, str) for x in modes)):
+        raise TranslateError("accessModes must be a list of strings", element="pipelineConfig.workspace")
+    if storage_class is not None and not isinstance(storage_class, str) or isinstance(ws.get("size"), (dict, list)):
+        raise TranslateError("storageClassName and size must be strings", element="pipelineConfig.workspace")
     unknown = sorted(set(patch) - {"accessModes", "storageClassName"})
     if unknown:
         raise TranslateError(f"unsupported workspace PVC field '{unknown[0]}'", element="pipelineConfig.workspace")
@@ -97,9 +109,48 @@ def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.Pers
     ]
 
 
+SHARED_MIN = 100  # shorter command parts are not worth an env var
+
+
+def _shared_commands(shimmed: list[m.Template]) -> list[m.EnvVar]:
+    """Command parts that several Python templates repeat word for word (KFP's pip-install and
+    executor preambles): each moves into one env var `KFPT_C_<n>` and the templates say
+    `$(KFPT_C_<n>)`, which the kubelet replaces with the variable's value. The value is already
+    kubelet-escaped text (`$$`), as it was in the command: the kubelet reduces it once, when it
+    expands the env value, and inserts the result into the command as it is."""
+    counts: dict[str, int] = {}
+    for t in shimmed:
+        for part in set(t.container.command[5:]):
+            if len(part) >= SHARED_MIN and "{{" not in part and "/kfp/" not in part:
+                counts[part] = counts.get(part, 0) + 1
+    names: dict[str, str] = {}
+    for t in shimmed:  # numbered in order of first use: deterministic
+        for part in t.container.command[5:]:
+            if counts.get(part, 0) > 1 and part not in names:
+                names[part] = f"KFPT_C_{len(names)}"
+    for t in shimmed:
+        t.container.command = [f"$({names[c]})" if c in names and i >= 5 else c for i, c in enumerate(t.container.command)]
+    return [m.EnvVar(name=name, value=part) for part, name in names.items()]
+
+
+def _template_defaults(templates: list[m.Template]) -> m.Template | None:
+    """The pod shim and the command text Python templates share, once per manifest
+    (docs/design.md, "Delivering the shim"): Argo's controller merges `spec.templateDefaults` into
+    each template it runs (strategic merge, env by name); container defaults reach container
+    templates only."""
+    shimmed = [t for t in templates if t.container is not None and (t.container.command or [])[2:3] == [BOOTSTRAP]]
+    if not shimmed:
+        return None
+    env = [m.EnvVar(name=SHIM_ENV, value=packed_shim())] + _shared_commands(shimmed)
+    return m.Template(container=m.Container(env=env))
+
+
 def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
     if output.kind not in KINDS:
         raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
+    option_checks.check(output.kind, output.name, output.generate_name, output.namespace, output.service_account,
+                        output.artifact_repository_ref, output.schedule, output.timezone,
+                        output.concurrency_policy, options.cache_max_age)
     emitter = Emitter(options)
     entry = emitter.dag_template(pipeline.root, "main", "")
     templates = sorted(emitter.templates, key=lambda t: (t.name != entry, t.name))
@@ -115,6 +166,7 @@ def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> d
         entrypoint=entry,
         arguments=m.Arguments(parameters=arguments or None, artifacts=art_args or None) if (arguments or art_args) else None,
         templates=templates,
+        template_defaults=_template_defaults(templates),
         service_account_name=output.service_account,
         volume_claim_templates=claims or None,
         volume_claim_gc=m.VolumeClaimGC(strategy="OnWorkflowCompletion") if claims else None,

@@ -295,3 +295,20 @@ def test_the_aws_cli_image_runs_its_entrypoint(kube):
         assert log.startswith("aws-cli/")
     finally:
         delete_pod(kube, pod_name)
+
+
+def test_non_root_user_gets_a_writable_sub_path_and_termination_log(kube):
+    """Argo runs resource templates as uid 8737 with its emptyDir at /tmp through subPath `0`."""
+    pod_name = name("node-nonroot")
+    create_pod(kube, pod_name, [{"name": "main", "image": "ubuntu:22.04", "command": ["sh", "-c",
+               "touch /tmp/x && echo tmp-ok; printf done > /dev/termination-log"],
+               "securityContext": {"runAsUser": 8737, "runAsNonRoot": True},
+               "volumeMounts": [{"name": "tmp", "mountPath": "/tmp", "subPath": "0"}]}],
+               volumes=[{"name": "tmp", "emptyDir": {}}])
+    try:
+        pod = wait_pod(kube, pod_name, finished)
+        assert kube.read_namespaced_pod_log(pod_name, kube.namespace) == "tmp-ok\n"
+        term = pod.status.container_statuses[0].state.terminated
+        assert (pod.status.phase, term.message) == ("Succeeded", "done")
+    finally:
+        delete_pod(kube, pod_name)

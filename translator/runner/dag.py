@@ -72,6 +72,9 @@ class DagRun:
             self.tasks[task["name"]] = task
         self.depends: dict[str, str] = {}
         self.deps: dict[str, list[str]] = {}
+        self.dependents: dict[str, list[str]] = {name: [] for name in self.tasks}
+        self.newly_done: list[str] = []
+        self.saw_failure = False
         for name, task in self.tasks.items():
             text = task.get("depends") or " && ".join(task.get("dependencies") or [])
             try:
@@ -82,6 +85,8 @@ class DagRun:
             if unknown:
                 raise RunError(f"{path}/{name}: depends on unknown task {unknown[0]!r}")
             self.depends[name] = text
+            for d in self.deps[name]:
+                self.dependents[d].append(name)
         needed = {d for ds in self.deps.values() for d in ds}
         self.targets = sorted(dag["target"].split()) if dag.get("target") else sorted(set(self.tasks) - needed)
         self.base: dict[str, str | None] = dict(self.r.globals)
@@ -104,16 +109,19 @@ class DagRun:
     def run(self) -> Node:
         node = self.r.add_node(Node(self.path, self.t["name"], "Running", kind="DAG", hooked=self.hooked))
         self.r.event("start", node)
-        pending = list(self.tasks)
+        pending = set(self.tasks)
+        candidates = list(self.tasks)  # tasks whose dependencies may all be done now
         while True:
             progressed = True
             while progressed:
                 progressed = False
-                for name in list(pending):
-                    if self._decide(name):
-                        pending.remove(name)
+                for name in candidates:
+                    if name in pending and self._decide(name):
+                        pending.discard(name)
                         progressed = True
-                progressed = self._start() or progressed
+                candidates = [d for done in self.newly_done for d in self.dependents[done]]
+                self.newly_done.clear()
+                progressed = self._start() or progressed or bool(candidates)
             if self.active == 0:
                 break
             self._finished(*self.events.get())
@@ -122,14 +130,14 @@ class DagRun:
         return node
 
     def _ancestors(self, name: str) -> list[str]:
-        seen: list[str] = []
+        seen: dict[str, None] = {}  # in discovery order, O(1) membership
         stack = list(self.deps[name])
         while stack:
             d = stack.pop()
             if d not in seen:
-                seen.append(d)
+                seen[d] = None
                 stack.extend(self.deps[d])
-        return seen
+        return list(seen)
 
     def _scope(self, names: list[str]) -> tuple[dict[str, str | None], dict[str, ArtifactRef]]:
         flat, arts = dict(self.base), {f"inputs.artifacts.{k}": v for k, v in self.in_artifacts.items()}
@@ -142,6 +150,8 @@ class DagRun:
         """A task decided without running (Omitted, Skipped, Error)."""
         st = self.state[name]
         st.node, st.done = self.r.add_node(node), True
+        self.newly_done.append(name)
+        self.saw_failure = self.saw_failure or node.phase in (FAILED, ERROR)
         node.finished = node.started
         self.r.event("finish", node)
         self._entries(name)
@@ -335,6 +345,8 @@ class DagRun:
         if unit.index is None:
             st = self.state[unit.task]
             st.node, st.expected, st.done = node, 0, True
+            self.newly_done.append(unit.task)
+            self.saw_failure = self.saw_failure or node.phase in (FAILED, ERROR)
             self._entries(unit.task)
             self._check_fail_fast()
         else:
@@ -359,6 +371,8 @@ class DagRun:
             phase, group.message = FAILED, "not every iteration ran (failFast)"
         group.phase, group.finished = phase, max([c.finished for c in st.children.values()] + [group.started])
         st.done = True
+        self.newly_done.append(name)
+        self.saw_failure = self.saw_failure or phase in (FAILED, ERROR)
         self.r.event("finish", group)
         self._entries(name)
         self._check_fail_fast()
@@ -402,22 +416,25 @@ class DagRun:
     # --- the DAG's phase and outputs ----------------------------------------------------------
 
     def _branch_phase(self, name: str, memo: dict[str, str]) -> str:
-        """Argo's assessDAGPhase: a task that did not complete inherits a failure of its ancestors."""
-        if name in memo:
-            return memo[name]
-        st = self.state[name]
-        phase = ""
-        if st.node is not None and st.done:
-            phase = st.node.phase
-            if phase not in COMPLETED:
-                phase = SUCCEEDED
-                for d in self.deps[name]:
-                    up = self._branch_phase(d, memo)
-                    if up in (FAILED, ERROR):
-                        phase = up
-                        break
-        memo[name] = phase
-        return phase
+        """Argo's assessDAGPhase: a task that did not complete inherits a failure of its ancestors
+        (the first failed dependency, in order). An explicit stack: chains can be long."""
+        stack, expanded = [name], set()
+        while stack:
+            current = stack[-1]
+            if current in memo:
+                stack.pop()
+                continue
+            st = self.state[current]
+            if st.node is None or not st.done or st.node.phase in COMPLETED:
+                memo[current] = st.node.phase if st.node is not None and st.done else ""
+                stack.pop()
+            elif current in expanded:  # its dependencies are decided (or on a cycle)
+                memo[current] = next((memo[d] for d in self.deps[current] if memo.get(d) in (FAILED, ERROR)), SUCCEEDED)
+                stack.pop()
+            else:
+                expanded.add(current)
+                stack.extend(reversed([d for d in self.deps[current] if d not in memo and d not in expanded]))
+        return memo[name]
 
     def _verdict(self) -> str:
         memo: dict[str, str] = {}
@@ -439,7 +456,9 @@ class DagRun:
         return result
 
     def _check_fail_fast(self) -> None:
-        if self.fail_fast and self._verdict() in (FAILED, ERROR):
+        """Only a failure can stop the DAG: until one happened the verdict is not computed (it
+        walks every branch, which would make a long chain quadratic)."""
+        if self.fail_fast and self.saw_failure and self._verdict() in (FAILED, ERROR):
             self.stopped = True
 
     def _conclude(self, node: Node) -> None:

@@ -52,15 +52,14 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 def dependencies(text: str) -> list[str]:
     """The task names a `depends` expression mentions, in order of first mention."""
-    names: list[str] = []
+    names: dict[str, None] = {}  # ordered and O(1): a fan-in names thousands of tasks
     for kind, value in _tokens(text or ""):
         if kind in ("ref", "name"):
             task, _, result = value.partition(".")
             if result and result not in RESULTS:
                 raise DependsError(f"depends {text!r}: task result '{result}' for task '{task}' is invalid")
-            if task not in names:
-                names.append(task)
-    return names
+            names.setdefault(task)
+    return list(names)
 
 
 def evaluate(text: str, results: dict[str, TaskResults], continue_on: Callable[[str], dict]) -> bool:

@@ -160,10 +160,11 @@ class Runner:
         if kind not in ("Workflow", "WorkflowTemplate"):
             raise RunError(f"can run a Workflow or WorkflowTemplate, not {kind}")
         spec = manifest.get("spec") or {}
-        unsupported = sorted(set(spec) & {"hooks", "templateDefaults", "workflowTemplateRef"})
+        unsupported = sorted(set(spec) & {"hooks", "workflowTemplateRef"})
         if unsupported:
             raise Unsupported(f"workflow spec field {unsupported[0]!r} is not supported by the local runner")
-        self.templates = {t["name"]: t for t in spec.get("templates", [])}
+        defaults = spec.get("templateDefaults") or {}
+        self.templates = {t["name"]: with_template_defaults(t, defaults) for t in spec.get("templates", [])}
         from .kube import check
 
         check(manifest, self.objects)  # before any step runs: what is missing, naming the task
@@ -343,6 +344,27 @@ class Runner:
         tmp = file.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(entry, sort_keys=True))
         os.replace(tmp, file)
+
+
+def with_template_defaults(template: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Argo's mergedTemplateDefaultsInto (controller/operator.go) for what we emit: a strategic
+    merge in which `container` defaults reach container templates only, env entries merge by
+    name (the template's own entry wins) and a field the template sets keeps its value."""
+    unknown = sorted(set(defaults) - {"container"})
+    if unknown:
+        raise Unsupported(f"templateDefaults field {unknown[0]!r} is not supported by the local runner")
+    if "container" not in template or "container" not in defaults:
+        return template
+    container = dict(template["container"])
+    for key, value in defaults["container"].items():
+        if key == "env":
+            own = {e["name"] for e in container.get("env", [])}
+            container["env"] = [e for e in value if e["name"] not in own] + container.get("env", [])
+        elif key not in container:
+            container[key] = value
+        elif isinstance(value, (dict, list)):
+            raise Unsupported(f"templateDefaults.container.{key} merged into a template's own is not supported locally")
+    return {**template, "container": container}
 
 
 def kubelet_expand(text: str, env: dict[str, str]) -> str:

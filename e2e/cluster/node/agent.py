@@ -173,7 +173,20 @@ class Agent:
         if sub:
             if sub.startswith("/") or ".." in sub.split("/"):
                 raise podenv.ConfigError(f"subPath {sub!r} must be a relative path inside the volume")
-            source = os.path.join(source, sub)
-            if not os.path.lexists(source):
-                os.makedirs(source, exist_ok=True)  # the kubelet creates a missing subPath folder
+            source = make_sub_path(source, sub)
         return {"source": source, "target": vm["mountPath"], "readOnly": bool(vm.get("readOnly"))}
+
+
+def make_sub_path(volume: str, sub: str) -> str:
+    """The subPath folder, created when missing with the volume root's mode, as the kubelet does
+    (Argo mounts its 0777 emptyDir at /tmp through subPath `0` for non-root users)."""
+    mode = os.stat(volume).st_mode & 0o7777
+    path = volume
+    for part in sub.split("/"):
+        if not part:
+            continue
+        path = os.path.join(path, part)
+        if not os.path.lexists(path):
+            os.mkdir(path)
+            os.chmod(path, mode)
+    return path

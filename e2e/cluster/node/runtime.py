@@ -66,6 +66,7 @@ class ContainerProcess:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "rootfs").mkdir()
         self.termination_log.write_bytes(b"")
+        self.termination_log.chmod(0o666)  # as the kubelet makes it: any user may write it
         spec = dict(spec, dir=str(self.folder), rootfs=str(self.folder / "rootfs"),
                     upper=str(self.folder / "upper"), work=str(self.folder / "work"),
                     cgroup=self._make_cgroup(spec.pop("memoryLimit", None)))
