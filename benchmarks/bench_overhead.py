@@ -7,7 +7,7 @@ Two pipelines of trivial lightweight components (no packages to install, caching
 `chain` (N steps, each consuming the previous output) and `fanout` (N independent steps).
 Both sides run KFP's own per-step command (the `pip install kfp==... --no-deps` check, then
 `kfp.dsl.executor_main`); `translate run` adds translation, the pod shim, Argo-style
-substitution, a sandbox per step and S3 transfers through a loopback server. The environment of
+substitution, a sandbox per step and artifacts through its embedded store (a folder under the work dir). The environment of
 the image is created before timing (a warm `--work-dir`, as on every run after the first).
 """
 
@@ -83,17 +83,12 @@ def main() -> int:
     ap.add_argument("--write", help="write the results as markdown here")
     args = ap.parse_args()
     logging.disable(logging.INFO)
-    from moto.server import ThreadedMotoServer
+    from translator.runner.store import DirStore
 
-    from translator.runner.store import S3Store
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
     rows = []
     with tempfile.TemporaryDirectory(prefix="kfpt-bench-") as tmp:
         root = Path(tmp)
-        store = S3Store(f"http://{host}:{port}", "bench", mirror=root / "work" / "objects")
+        store = DirStore(root / "work" / "objects")  # translate run's embedded store
         time_translate_run(chain_pipeline(1), root / "work", store, 1)  # warm: the image's environment
         time_kfp_local(chain_pipeline(1), root / "warm")  # warm: imports, page cache
         for name, make, jobs in (("chain", chain_pipeline, 1), ("fanout", fanout_pipeline, 1), ("fanout", fanout_pipeline, 2)):
@@ -105,7 +100,6 @@ def main() -> int:
                 ours.append(wall)
                 inside.append(steps)
             rows.append((name, jobs, statistics.median(local), statistics.median(ours), statistics.median(inside)))
-    server.stop()
     n = args.steps
     lines = [
         f"| pipeline ({n} steps) | `--jobs` | kfp.local total | translate run total | kfp.local per step "
@@ -127,10 +121,10 @@ def main() -> int:
             f"(median of {args.repeat}), Python {platform.python_version()}, {os.cpu_count()} CPUs ({cpu}).\n"
             "Both sides run KFP's own per-step command (its `pip install kfp==... --no-deps` check, then the "
             "executor) for trivial lightweight components, caching off; `translate run` includes translating the "
-            "pipeline, a sandbox per step, the pod shim and S3 transfers through a loopback server, with a warm "
+            "pipeline, a sandbox per step, the pod shim and artifacts through its embedded store (a folder under the work dir), with a warm "
             "work dir (the image's environment exists). kfp.local runs steps one after another; "
             "`translate run --jobs 2` runs independent steps two at a time. The last column is the runner's own "
-            "cost (translation, scheduling, sandbox set-up, S3 up/downloads, bookkeeping): wall time minus the "
+            "cost (translation, scheduling, sandbox set-up, artifact copies, bookkeeping): wall time minus the "
             "time spent inside the steps' processes, which also pay for the pod shim's extra Python start "
             "(about 30 ms). The per-image environment keeps only pip and kfp, byte-compiled, so KFP's "
             "`pip install kfp==... --no-deps` check is quicker there than in a full development venv; "

@@ -23,7 +23,7 @@ import pytest
 
 import translator
 from translator.runner.engine import Runner
-from translator.runner.store import S3Store
+from translator.runner.store import DirStore
 from translator.runner.summary import summarize
 
 from .conftest import CORPUS, requires_corpus
@@ -103,7 +103,7 @@ def run_kfp_local(pipeline: Any, root: Path, monkeypatch, **args) -> tuple[bool,
     return ok, records
 
 
-def run_ours(pipeline: Any, tmp: Path, store: S3Store, venvs: Path, **args) -> tuple[dict, set]:
+def run_ours(pipeline: Any, tmp: Path, store: DirStore, venvs: Path, **args) -> tuple[dict, set]:
     """The summary, and the (task, iteration) keys of sub-pipeline tasks (kfp.local records steps only)."""
     [wf] = translator.translate(str(pipeline) if isinstance(pipeline, Path) else pipeline, backend="argo",
                                 enable_caching=False, parameters=tuple(args.items()))
@@ -154,8 +154,8 @@ def venvs(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def store(tmp_path: Path, s3_endpoint: str) -> S3Store:
-    return S3Store(s3_endpoint, "diff-" + tmp_path.name.lower().replace("_", "-")[-40:])
+def store(tmp_path: Path) -> DirStore:
+    return DirStore(tmp_path / "store")  # the embedded store
 
 
 @requires_corpus

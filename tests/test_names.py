@@ -1,5 +1,6 @@
 """KFP names → Argo names: valid, recognizable, collision-free and stable."""
 
+import json
 import re
 
 import pytest
@@ -67,3 +68,27 @@ def test_a_pipeline_with_odd_names_translates_to_valid_names():
     assert all(NAME.match(n) for n in names + tasks) and len(set(tasks)) == len(tasks)
     assert dump_yaml([wf]) == dump_yaml(translator.translate(odd_names))
     assert yaml.safe_load(dump_yaml([wf]))["metadata"]["annotations"]["workflows.argoproj.io/title"].startswith("my-pipeline")
+
+
+@dsl.component(base_image="python:3.11-slim")
+def emit_text(text: str) -> str:
+    return text
+
+
+@dsl.pipeline(name="display-names")
+def display_names():
+    first = emit_text(text="a").set_display_name("Load the data")
+    emit_text(text=first.output).set_display_name("train")  # another task's name would be "emit-text-2"
+    emit_text(text="c")
+
+
+def test_set_display_name_names_the_argo_task():
+    """The node name Argo shows for a task is its DAG task name: `set_display_name` is it."""
+    [wf] = translator.translate(display_names)
+    [dag] = [t for t in wf["spec"]["templates"] if "dag" in t]
+    tasks = {t["name"]: t for t in dag["dag"]["tasks"]}
+    assert set(tasks) == {"load-the-data", "train", "emit-text-3"}
+    assert tasks["train"]["depends"] == "load-the-data"
+    assert "tasks.load-the-data.outputs.parameters.Output" in tasks["train"]["arguments"]["parameters"][0]["value"]
+    names = json.loads(dag["metadata"]["annotations"]["kfp-translate.dev/task-names"])
+    assert names == {"load-the-data": "emit-text", "train": "emit-text-2", "emit-text-3": "emit-text-3"}

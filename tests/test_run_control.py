@@ -9,14 +9,13 @@ import pytest
 
 import translator
 from translator.runner.engine import Runner
-from translator.runner.store import S3Store
 
 from .pipelines import control
 
 
 @pytest.fixture()
-def runner(tmp_path: Path, s3_endpoint: str):
-    return Runner(tmp_path / "work", store=S3Store(s3_endpoint, "kfp-" + tmp_path.name.lower().replace("_", "-")[-40:]))
+def runner(tmp_path: Path):
+    return Runner(tmp_path / "work")  # the embedded store: a folder under the work dir
 
 
 def run(runner, pipeline, **params):
@@ -33,8 +32,9 @@ def test_loops_collect_typed_values(runner):
     assert result.phase == "Succeeded"
     # KFP's semantics: a Collected List[int] holds ints (kfp.local turns them into floats and
     # the `total` component, which asserts int elements, would fail there).
-    assert outputs(result, "total") == ["30"]  # 1+4+9+16 over a literal list
-    assert outputs(result, "total-2") == ["30"]  # over make_list(4) with parallelism 2
+    # tasks are named by their display names (set_display_name): the node names Argo shows
+    assert outputs(result, "total-literal") == ["30"]  # 1+4+9+16 over a literal list
+    assert outputs(result, "total-dynamic") == ["30"]  # over make_list(4) with parallelism 2
     assert sorted(outputs(result, "square")) == ["1", "16", "4", "9"]
     assert outputs(result, "join") == ["a:2:['depth', 'label'],b:5:['depth', 'label']"]
     # every iteration is one pod; nothing else starts one
@@ -45,7 +45,7 @@ def test_loops_collect_typed_values(runner):
 def test_if_else_and_oneof(runner, seed, said):
     result = run(runner, control.branches, seed=seed)
     assert result.phase == "Succeeded"
-    assert outputs(result, "say-3") == [said]
+    assert outputs(result, "announce") == [said]
     skipped = [n.path.split("/")[-1] for n in result.nodes if n.phase == "Skipped"]
     assert skipped == ["condition-3" if seed == "0" else "condition-2"]
     assert result.pods == 3
@@ -54,7 +54,7 @@ def test_if_else_and_oneof(runner, seed, said):
 def test_nested_pipelines_pass_values_and_defaults(runner):
     result = run(runner, control.nested, x="3")
     assert result.phase == "Succeeded"
-    assert sorted(outputs(result, "square")) == ["4", "81", "9"]
+    assert sorted(outputs(result, "square") + outputs(result, "square-of-inner")) == ["4", "81", "9"]
 
 
 def test_exit_handler_sees_success(runner):

@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import boto3
 import pytest
 
 import translator
@@ -17,16 +16,19 @@ PIPELINES = Path(__file__).parent / "pipelines"
 
 
 @pytest.fixture()
-def s3(s3_endpoint, tmp_path):
+def s3(minio, tmp_path, monkeypatch):
+    """`--s3-endpoint` at a real S3 server (MinIO); credentials from the environment, as users give them."""
     bucket = "cli-" + tmp_path.name.lower().replace("_", "-")[-40:]
-    return ["--s3-endpoint", s3_endpoint, "--bucket", bucket], bucket
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", minio.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", minio.secret_key)
+    return ["--s3-endpoint", minio.endpoint, "--bucket", bucket], bucket
 
 
 def run(tmp_path, *argv):
     return translate_main(["run", *argv, "--work-dir", str(tmp_path / "work")])
 
 
-def test_pipeline_summary_is_typed_and_artifacts_are_downloaded(tmp_path, s3, s3_endpoint, capsys):
+def test_pipeline_summary_is_typed_and_artifacts_are_downloaded(tmp_path, s3, minio, capsys):
     flags, bucket = s3
     summary = tmp_path / "summary.json"
     code = run(tmp_path, f"{PIPELINES}/dataflow.py:artifact_flow", "-p", "rows=5", "-p", "threshold=0.5",
@@ -37,7 +39,7 @@ def test_pipeline_summary_is_typed_and_artifacts_are_downloaded(tmp_path, s3, s3
     assert set(data) == {"phase", "nodes"} and data["phase"] == "Succeeded"
     for node in data["nodes"]:
         assert set(node) == {"task", "iteration", "phase", "cached", "outputs"}
-        assert set(node["outputs"]) == {"parameters", "artifacts"}
+        assert set(node["outputs"]) == {"parameters", "artifacts", "metadata"}
     nodes = {n["task"]: n for n in data["nodes"]}
     assert sorted(nodes) == ["deploy", "inspect-model", "make-data", "train"]
     made = nodes["make-data"]
@@ -57,17 +59,15 @@ def test_pipeline_summary_is_typed_and_artifacts_are_downloaded(tmp_path, s3, s3
               for a in t["outputs"]["artifacts"] if a["name"] == "data"]
     pattern = re.escape(spec).replace(re.escape("{{workflow.name}}"), r"artifact-flow-[a-z0-9]{5}")
     pattern = pattern.replace(re.escape("{{pod.name}}"), r"artifact-flow-[a-z0-9]{5}-make-data-[0-9a-f]{10}")
-    keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test",
-                                           aws_secret_access_key="test", region_name="us-east-1")
-            .list_objects_v2(Bucket=bucket)["Contents"]]
+    keys = [o["Key"] for o in minio.client().list_objects_v2(Bucket=bucket)["Contents"]]
     assert any(re.fullmatch(pattern, k) for k in keys), (pattern, keys)
     err = capsys.readouterr().err
     assert re.search(r"ok +[0-9.]+s  make-data", err) and "condition-1/deploy" in err
     assert "Succeeded in" in err
 
 
-def test_workflow_file_input_with_parameter_override(tmp_path, s3):
-    flags, _ = s3
+def test_workflow_file_input_with_parameter_override(tmp_path):
+    flags = []  # the embedded store
     wf = tmp_path / "wf.yaml"
     wf.write_text(dump_yaml(translator.translate(f"{PIPELINES}/dataflow.py:artifact_flow", backend="argo")))
     summary = tmp_path / "s.json"
@@ -77,8 +77,8 @@ def test_workflow_file_input_with_parameter_override(tmp_path, s3):
     assert "deploy" not in nodes  # 0.3 < 0.9: the condition skipped the branch
 
 
-def test_failed_run_exits_1_with_a_summary(tmp_path, s3, capsys):
-    flags, _ = s3
+def test_failed_run_exits_1_with_a_summary(tmp_path, capsys):
+    flags = []  # the embedded store
     marker = tmp_path / "m"
     marker.mkdir()
     summary = tmp_path / "s.json"

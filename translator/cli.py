@@ -184,6 +184,13 @@ def _translate_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--artifact-repository", metavar="CONFIGMAP[:KEY]",
                    help="artifact repository ConfigMap (default: the namespace's default repository)")
     p.add_argument("--artifact-key-prefix", default="kfp", help="prefix of every artifact key (default: kfp)")
+    p.add_argument("--artifact-bucket", metavar="BUCKET",
+                   help="the artifact repository's bucket: s3:// importers inside it are read by key")
+    p.add_argument("--importer-s3-endpoint", metavar="HOST:PORT",
+                   help="where s3:// importers outside the repository's bucket read (a complete Argo location)")
+    p.add_argument("--importer-s3-secret", metavar="NAME",
+                   help="Secret with keys accesskey/secretkey for --importer-s3-endpoint")
+    p.add_argument("--importer-s3-insecure", action="store_true", help="plain HTTP to --importer-s3-endpoint")
     p.add_argument("--cache-configmap", default="kfp-translate-cache", help="ConfigMap holding Argo's memoization cache")
     p.add_argument("--cache-max-age", default="720h", help="how long a cached result may be reused (Go duration)")
     caching = p.add_mutually_exclusive_group()
@@ -222,6 +229,10 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         parameters=tuple(args.parameter),
         artifact_repository_ref=repo,
         artifact_key_prefix=args.artifact_key_prefix,
+        artifact_bucket=args.artifact_bucket,
+        importer_s3_endpoint=args.importer_s3_endpoint,
+        importer_s3_secret=args.importer_s3_secret,
+        importer_s3_insecure=args.importer_s3_insecure,
         cache_configmap=args.cache_configmap,
         cache_max_age=args.cache_max_age,
         enable_caching=args.enable_caching,

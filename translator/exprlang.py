@@ -272,6 +272,16 @@ def _b64enc(x: Any) -> str:
     return base64.b64encode(x.encode("utf-8", "surrogateescape")).decode()
 
 
+def _b64dec(x: Any) -> str:
+    """sprig's b64dec: the decoded text, or (as Go's sprig does) the error's text."""
+    if not isinstance(x, str):
+        raise ExprError(f"sprig.b64dec needs a string, got {_go_type(x)}")
+    try:
+        return base64.b64decode(x, validate=True).decode("utf-8", "surrogateescape")
+    except ValueError as exc:
+        return str(exc)
+
+
 def _replace(old: Any, new: Any, src: Any) -> str:
     if not all(isinstance(v, str) for v in (old, new, src)):
         raise ExprError("sprig.replace needs strings")
@@ -292,6 +302,7 @@ def _str_fn(fn):
 
 _FUNCS = {"asInt": _go_int, "asFloat": _go_float, "trim": _trim, "string": _string, "toJson": _to_json,
           "sprig.sha256sum": _sha256sum, "jsonpath": _jsonpath, "sprig.b64enc": _b64enc,
+          "sprig.b64dec": _b64dec,
           "sprig.replace": _replace,
           "fromJSON": lambda text: json.loads(text) if isinstance(text, str) else _raise(ExprError("fromJSON needs a string")),
           "sprig.trimPrefix": _str_fn(lambda prefix, text: text[len(prefix):] if text.startswith(prefix) else text),

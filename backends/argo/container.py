@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pydantic
 from dataclasses import dataclass
@@ -21,10 +22,10 @@ from translator.runtime.delivery import shim_command
 from . import placeholders as ph
 from .names import param_name
 from .platform import PodSettings, pod_settings
-from .values import encode
+from .values import ABSENT, encode
 
 EXECUTOR_INPUT_MARKER = "__KFP_EXECUTOR_INPUT__"
-B64_PREFIX = "__KFP_B64__:"
+B64_PREFIX = ph.B64_PREFIX
 OUTPUTS_VOLUME = "kfp-outputs"
 
 
@@ -53,6 +54,21 @@ def kube_escape(text: str) -> str:
 def b64_wrap(text: str) -> str:
     """Text Argo must not read, in the form the pod shim decodes."""
     return B64_PREFIX + base64.b64encode(text.encode()).decode()
+
+
+# What Argo would substitute in a value it passes on (the pod shim's ARGO_TAG is its twin; the
+# shim is self-contained, so it keeps its own copy).
+ARGO_TAG = re.compile(r"\{\{\s*(=|(workflow|inputs|outputs|pod|tasks|steps|item|node|retries|lastRetry|cronworkflow)\b)")
+
+
+def protect(text: str) -> str:
+    """A value Argo passes on as it is, or base64 when Argo would rewrite it (its own `{{...}}`
+    tags), when it already looks encoded, or when it holds ABSENT: the pod shim and the
+    container-component expression (`placeholders.Resolver.param_ref`) decode it, so no user
+    value is ever altered or mistaken for None."""
+    if ARGO_TAG.search(text) or text.startswith(B64_PREFIX) or ABSENT in text:
+        return b64_wrap(text)
+    return text
 
 
 def _guard_braces(text: str) -> str:
@@ -254,9 +270,11 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         # The shim itself comes from the environment (spec.templateDefaults, see workflow.py).
         command = shim_command(kube_escape(spec)) + [_python_part(c, resolver) for c in impl.command]
         args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _python_part(a, resolver) for a in impl.args]
-    else:
-        command = resolver.argv(impl.command)
-        args = resolver.argv(impl.args)
+    else:  # KFP's driver gives these to the kubelet as written: `$(VAR)` expands (as under KFP)
+        command = resolver.argv(impl.command, escape=False)
+        args = resolver.argv(impl.args, escape=False)
+    if ph.LBRACE_ENV in json.dumps([command, args, [e.value for e in env]]):
+        env.insert(0, m.EnvVar(name=ph.LBRACE_ENV, value="{"))  # first: env values may refer to it
 
     out_params: list[m.Parameter] = []
     out_artifacts: list[m.Artifact] = []

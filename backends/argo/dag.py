@@ -21,7 +21,7 @@ from ._collections import CollectionMixin, Shape
 from ._exits import ExitMixin
 from ._importers import ImporterMixin, _Importer
 from ._loops import LoopMixin
-from .container import TemplateRequest, build_template, template_prefix
+from .container import ARGO_TAG, B64_PREFIX, TemplateRequest, build_template, protect, template_prefix
 from .memo import memoize
 from .resources import build_resource_template, is_resource_stub
 from .names import NameTable, param_name
@@ -37,6 +37,13 @@ class ArgoOptions:
     cache_configmap: str = "kfp-translate-cache"
     cache_max_age: str = "720h"
     enable_caching: bool | None = None  # None: as each task says; False/True: override all
+    # Where importers of s3:// and minio:// URIs read (see _importers.py): the bucket of the
+    # workflow's artifact repository (URIs inside it stay key-only), and a complete location
+    # for URIs outside it (an endpoint `host:port` and a Secret with `accesskey`/`secretkey`).
+    artifact_bucket: str | None = None
+    importer_s3_endpoint: str | None = None
+    importer_s3_secret: str | None = None
+    importer_s3_insecure: bool = False
 
 
 @dataclass
@@ -179,7 +186,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         self._consumed: set[str] | None = None
         for t in dag.tasks:
             if not isinstance(t.component.impl, g.ImporterImpl):
-                self.task_names[t.name] = self.names.claim(t.name)
+                # the node name Argo shows is the DAG task's: `set_display_name` names it (the
+                # `kfp-translate.dev/task-names` annotation maps it back to the KFP task)
+                self.task_names[t.name] = self.names.claim(t.name, t.display_name or t.name)
         for t in dag.tasks:
             if isinstance(t.component.impl, g.ImporterImpl) and not names_only:
                 self.importers[t.name] = self.importer(t)
@@ -216,9 +225,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
             if ptype is None:
                 ptype = g.STRING if isinstance(value, str) else (g.LIST if isinstance(value, list) else g.STRUCT)
             text = encode(value, ptype) if value is not None else ""
-            if "{{" in text or "}}" in text:
-                text = self._interpolate(text, task, element)
-            return text
+            if "{{$" in text:  # a KFP f-string over channels: placeholders become Argo variables
+                return self._interpolate(text, task, element)
+            return protect(text)  # a constant is data, like a parameter: never rewritten
         if isinstance(binding, g.FromInput):
             return "{{inputs.parameters.%s}}" % param_name(binding.name)
         if isinstance(binding, g.FromTask):
@@ -245,8 +254,9 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
         out = []
         for piece in pieces:
             if not piece.startswith("{{$"):
-                if "{{" in piece or "}}" in piece:
-                    raise TranslateError("a constant value contains '{{' or '}}', which Argo would read as a variable", element=element)
+                if ARGO_TAG.search(piece) or B64_PREFIX in piece or ABSENT in piece:
+                    raise TranslateError("a value built from task inputs holds literal text Argo would rewrite "
+                                         f"({piece[:40]!r}); pass that text as a parameter", element=element)
                 out.append(piece)
                 continue
             if piece in ph.RUN_PLACEHOLDERS:

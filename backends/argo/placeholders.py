@@ -18,6 +18,8 @@ from .names import param_name
 INPUTS_DIR = "/kfp/inputs"
 OUTPUTS_DIR = "/kfp/outputs"
 SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
+B64_PREFIX = "__KFP_B64__:"  # container.B64_PREFIX (container imports this module)
+LBRACE_ENV = "KFPT_LBRACE"  # an env var holding "{", see Resolver.param_ref
 
 _PLACEHOLDER = re.compile(r"\{\{\$(?:\.[^{}]*)?\}\}")
 _INPUT_PARAM = re.compile(r"""^\{\{\$\.inputs\.parameters\[['"]([^'"]+)['"]\]\}\}$""")
@@ -81,9 +83,15 @@ class Resolver:
 
     @staticmethod
     def param_ref(name: str) -> str:
-        """A run-time value in command/args/env: `$` doubled so the kubelet's `$(VAR)` expansion
-        gives back the value itself (see container.escaped_value)."""
-        return '{{=sprig.replace("$", "$$", inputs.parameters[%s])}}' % json.dumps(name)
+        """A run-time value in command/args/env, arriving as the user's bytes: our base64 form
+        (values Argo would rewrite travel so) decoded; `$` doubled so the kubelet's `$(VAR)`
+        expansion gives back the value itself; and each `{{` written `{` + `$(KFPT_LBRACE)`
+        (an env var holding `{`), because Argo scans the pod spec once more after inserting the
+        value (substitutePodParams) and would rewrite its tags; the kubelet joins it back."""
+        ref = "inputs.parameters[%s]" % json.dumps(name)
+        prefix = json.dumps(B64_PREFIX)
+        value = "(sprig.hasPrefix(%s, %s) ? sprig.b64dec(sprig.trimPrefix(%s, %s)) : %s)" % (prefix, ref, prefix, ref, ref)
+        return '{{=sprig.replace("{{", "{$(%s)", sprig.replace("$", "$$", %s))}}' % (LBRACE_ENV, value)
 
     def _one(self, text: str) -> str:
         if text in RUN_PLACEHOLDERS:
@@ -164,50 +172,48 @@ class Resolver:
         out.append(text[last:])
         return "".join(out)
 
-    def _literal(self, text: str) -> str:
+    def _literal(self, text: str, escape: bool = True) -> str:
         if "{{" in text:
             raise TranslateError(f"literal '{{{{' in a container command, argument or setting is not supported "
                                  f"(Argo reads it as its own template syntax): {text[:60]!r}", element=self.element)
-        return text.replace("$", "$$")
+        return text.replace("$", "$$") if escape else text
 
-    def string(self, text: str) -> str:
-        """Resolve every placeholder embedded in one string; literal text is kubelet-escaped."""
+    def string(self, text: str, escape: bool = True) -> str:
+        """Resolve every placeholder embedded in one string; literal text is kubelet-escaped
+        unless `escape` is false (a container component's command and args: KFP hands them to
+        the kubelet as written, which expands `$(VAR)` there)."""
         out, last = [], 0
         for match in _PLACEHOLDER.finditer(text):
-            out.append(self._literal(text[last : match.start()]))
+            out.append(self._literal(text[last : match.start()], escape))
             out.append(self._one(match.group(0)))
             last = match.end()
-        out.append(self._literal(text[last:]))
+        out.append(self._literal(text[last:], escape))
         return "".join(out)
 
-    def argv(self, parts: tuple[str, ...], keep: Callable[[str], bool] = lambda s: False) -> list[str]:
+    def argv(self, parts: tuple[str, ...], keep: Callable[[str], bool] = lambda s: False, escape: bool = True) -> list[str]:
         """Resolve a command or args list; Concat/IfPresent may expand to zero or more items."""
         out: list[str] = []
         for part in parts:
             if keep(part):
                 out.append(part)
                 continue
-            structured = _structured(part)
-            if structured is None:
-                out.append(self.string(part))
-            else:
-                out.extend(self._expand(structured))
+            out.extend(self._expand(part, escape))
         return out
 
-    def _expand(self, node: object) -> list[str]:
+    def _expand(self, node: object, escape: bool = True) -> list[str]:
         if isinstance(node, str):
             structured = _structured(node)
-            return [self.string(node)] if structured is None else self._expand(structured)
+            return [self.string(node, escape)] if structured is None else self._expand(structured, escape)
         if isinstance(node, list):
-            return [x for item in node for x in self._expand(item)]
+            return [x for item in node for x in self._expand(item, escape)]
         if isinstance(node, dict) and "Concat" in node:
-            return ["".join("".join(self._expand(item)) for item in node["Concat"])]
+            return ["".join("".join(self._expand(item, escape)) for item in node["Concat"])]
         if isinstance(node, dict) and "IfPresent" in node:
             spec = node["IfPresent"]
             name = spec.get("InputName")
             present = name in self.params or name in self.artifacts
             branch = spec.get("Then") if present else spec.get("Else")
-            return self._expand(branch or [])
+            return self._expand(branch or [], escape)
         raise TranslateError(f"unsupported structured placeholder {json.dumps(node)[:80]}", element=self.element)
 
 

@@ -16,7 +16,7 @@ from translator.runtime.delivery import BOOTSTRAP, SHIM_ENV, packed_shim
 
 from . import options as option_checks
 from . import validate
-from .container import B64_PREFIX, b64_wrap
+from .container import protect as _protect
 from .dag import ArgoOptions, Emitter
 from .names import MAX_WORKFLOW, dns_name, param_name
 from .values import ABSENT, encode
@@ -39,15 +39,6 @@ class OutputOptions:
     concurrency_policy: str | None = None
 
 
-# What Argo would substitute in a value it passes on (the pod shim's ARGO_TAG is its twin; the
-# shim is self-contained, so it keeps its own copy).
-ARGO_TAG = re.compile(r"\{\{\s*(=|(workflow|inputs|outputs|pod|tasks|steps|item|node|retries|lastRetry|cronworkflow)\b)")
-
-
-def _protect(text: str) -> str:
-    """Argo rewrites its own `{{...}}` tags inside values it passes on: such a value travels
-    base64 (the pod shim decodes it), as do values that already look encoded."""
-    return b64_wrap(text) if ARGO_TAG.search(text) or text.startswith(B64_PREFIX) else text
 
 
 def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parameter]:

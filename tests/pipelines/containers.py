@@ -53,3 +53,12 @@ def importer_pipeline(uri: str):
         read_imported(data=imp.output)
 
     return import_it
+
+
+def dynamic_importer_pipeline():
+    @dsl.pipeline(name="import-at-run-time")
+    def import_at_run_time(uri: str):
+        imp = dsl.importer(artifact_uri=uri, artifact_class=Dataset, metadata={"source": "param"})
+        read_imported(data=imp.output)
+
+    return import_at_run_time

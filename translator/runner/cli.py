@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -42,14 +43,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                    help=f"runs, cache, artifact copies and environments live here (default {DEFAULT_WORK_DIR}/)")
     p.add_argument("--summary", metavar="FILE", help="write the run's summary (JSON) here")
-    p.add_argument("--s3-endpoint", metavar="URL", help="S3-compatible endpoint (default: one started on loopback)")
+    p.add_argument("--s3-endpoint", metavar="URL", help="S3-compatible endpoint (default: a folder under the work dir)")
     p.add_argument("--bucket", help="bucket at --s3-endpoint (credentials from AWS_ACCESS_KEY_ID/..._SECRET_...)")
     p.add_argument("--logs", action="store_true", help="print each step's log when it finishes")
     p.add_argument("--jobs", type=int, default=None, help="steps running at once (default: CPU count)")
+    p.add_argument("--secret", action="append", default=[], metavar="NAME:KEY=VALUE",
+                   help="a key of a Kubernetes Secret the pipeline reads (repeatable)")
+    p.add_argument("--config-map", action="append", default=[], metavar="NAME:KEY=VALUE",
+                   help="a key of a Kubernetes ConfigMap the pipeline reads (repeatable)")
+    p.add_argument("--from-env-file", action="append", default=[], metavar="secret/NAME=FILE",
+                   help="a whole Secret or ConfigMap (configmap/NAME=FILE) from a KEY=VALUE file")
+    p.add_argument("--kube-context", metavar="CONTEXT",
+                   help="read Secrets and ConfigMaps not given otherwise from this kubeconfig context")
     return p
 
 
-def load(input_: str, params: list[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, str]]:
+def objects(args: argparse.Namespace, manifest: dict[str, Any]) -> Any:
+    """Secrets and ConfigMaps from the flags (env files first, single keys over them)."""
+    from .kube import KubeObjects, parse_value, read_env_file
+
+    found = KubeObjects(context=args.kube_context, namespace=(manifest.get("metadata") or {}).get("namespace"))
+    for spec in args.from_env_file:
+        kind, name, data = read_env_file(spec)
+        for key, value in data.items():
+            found.add(kind, name, key, value)
+    for flag, kind, values in (("--secret", "Secret", args.secret), ("--config-map", "ConfigMap", args.config_map)):
+        for text in values:
+            name, key, value = parse_value(text, flag)
+            found.add(kind, name, key, value)
+    return found
+
+
+def load(input_: str, params: list[tuple[str, str]], bucket: str = "kfp-translate-run") -> tuple[dict[str, Any], dict[str, str]]:
     """The Workflow to run, and the parameter overrides still to apply to it."""
     path = input_.rsplit(":", 1)[0] if input_.rsplit(":", 1)[0].endswith(".py") else input_
     if not os.path.exists(path):
@@ -69,32 +94,26 @@ def load(input_: str, params: list[tuple[str, str]]) -> tuple[dict[str, Any], di
             return first, dict(params)
     import translator
 
-    manifests = translator.translate(input_, backend="argo", parameters=tuple(params))
+    # the run's artifact repository is its store: importers of URIs in its bucket read it by key
+    manifests = translator.translate(input_, backend="argo", parameters=tuple(params), artifact_bucket=bucket)
     workflow = next((m for m in manifests if m.get("kind") == "Workflow"), None)
     if workflow is None:
         raise RunError(f"{input_}: the translation holds no Workflow")
     return workflow, {}
 
 
-def start_store(args: argparse.Namespace, work: Path) -> tuple[Any, Any]:
-    from .store import S3Store
+def start_store(args: argparse.Namespace, work: Path) -> Any:
+    """The artifact repository of the run: an S3 server named with --s3-endpoint, else a folder
+    under the work dir (objects under their Argo keys, kept across runs for cache hits)."""
+    from .store import DirStore, S3Store
 
     if args.s3_endpoint:
         if not args.bucket:
             raise RunError("--s3-endpoint needs --bucket")
         return S3Store(args.s3_endpoint, args.bucket, os.environ.get("AWS_ACCESS_KEY_ID", "test"),
                        os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-                       os.environ.get("AWS_DEFAULT_REGION", "us-east-1")), None
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        raise RunError("the embedded S3 server needs moto[server] (pip install 'moto[server]'), "
-                       "or name one with --s3-endpoint URL --bucket NAME") from None
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return S3Store(f"http://{host}:{port}", args.bucket or "kfp-translate-run", mirror=work / "objects"), server
+                       os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    return DirStore(work / "objects")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,17 +121,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("translate run: --jobs must be at least 1", file=sys.stderr)
         return 2
-    server = None
     view = None
     runner = None
+    stopped_by: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        """SIGTERM or SIGINT: stop as `argo stop` does (running steps' process groups are
+        terminated, exit handlers run, the summary is written); a second one cancels outright."""
+        if runner is None or stopped_by:
+            raise KeyboardInterrupt
+        stopped_by.append(signum)
+        print(f"translate run: {signal.Signals(signum).name}: stopping (running steps are terminated, "
+              "exit handlers run)", file=sys.stderr)
+        runner.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
+        if threading.current_thread() is threading.main_thread() else {}
     try:
-        manifest, overrides = load(args.input, args.parameter)
+        manifest, overrides = load(args.input, args.parameter, args.bucket or "kfp-translate-run")
         work = Path(args.work_dir).resolve()
-        store, server = start_store(args, work)
+        store = start_store(args, work)
         from .live import LiveView
 
         view = LiveView(logs=args.logs)
-        runner = Runner(work, store=store, jobs=args.jobs, on_event=view.on_event)
+        found = objects(args, manifest)
+        from .kube import check
+
+        check(manifest, found)  # before any step runs (and before the live view): what is missing
+        runner = Runner(work, store=store, jobs=args.jobs, on_event=view.on_event, objects=found)
         t0 = time.time()
         name = (manifest.get("metadata") or {}).get("name") or (manifest.get("metadata") or {}).get("generateName", "run-")
         view.start(name.rstrip("-"))
@@ -127,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             data = summarize(result, store, result.run_dir / "outputs")
             Path(args.summary).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        if stopped_by:
+            return 128 + stopped_by[0]
         return 0 if result.phase == "Succeeded" else 1
     except KeyboardInterrupt:
         if runner is not None:
@@ -139,5 +177,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"translate run: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return 2
     finally:
-        if server is not None:
-            server.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -159,7 +159,7 @@ class DagRun:
 
     def _decide(self, name: str) -> bool:
         """Decide a task whose dependencies are done: omit, skip, fail or queue it to run."""
-        if self.stopped or self.r.cancelled.is_set():
+        if self.stopped or self.r.blocked(self.hooked):
             return False
         task, st = self.tasks[name], self.state[name]
         if any(not self.state[d].done for d in self.deps[name]):
@@ -281,7 +281,7 @@ class DagRun:
     def _start(self) -> bool:
         started = False
         while self.ready:
-            if self.stopped or self.tripped or self.r.cancelled.is_set():
+            if self.stopped or self.tripped or self.r.blocked(self.hooked):
                 while self.ready:  # Argo never creates these nodes
                     unit = self.ready.popleft()
                     st = self.state[unit.task]
@@ -463,8 +463,8 @@ class DagRun:
 
     def _conclude(self, node: Node) -> None:
         verdict = self._verdict()
-        if self.r.cancelled.is_set():
-            verdict, node.message = FAILED, "cancelled"
+        if self.r.blocked(self.hooked):
+            verdict, node.message = FAILED, "stopped" if self.r.stopping.is_set() else "cancelled"
         elif self.tripped:
             verdict, node.message = FAILED, "template has failed or errored children and failFast enabled"
         elif verdict == "Running":

@@ -124,7 +124,7 @@ class Runner:
     def __init__(self, work_dir: Path, store: Any | None = None, python_bin: str | None = None,
                  env: dict[str, str] | None = None, log: Any = None, max_backoff: float = 1.0,
                  jobs: int | None = None, venv_dir: Path | None = None, use_venvs: bool = True,
-                 on_event: Callable[[str, Node], None] | None = None):
+                 on_event: Callable[[str, Node], None] | None = None, objects: Any = None):
         self.work = Path(work_dir).resolve()
         self.work.mkdir(parents=True, exist_ok=True)
         self.store = store or DirStore(self.work / "store")
@@ -135,6 +135,9 @@ class Runner:
         self.cache_dir = self.work / "cache"
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.on_event = on_event or (lambda event, node: None)
+        from .kube import KubeObjects
+
+        self.objects = objects or KubeObjects()  # Secrets and ConfigMaps the pods read
         self.venvs = None
         if use_venvs:
             from .venvs import Venvs
@@ -144,6 +147,9 @@ class Runner:
         self.pod_slots = threading.BoundedSemaphore(self.jobs)
         self.processes: set[Any] = set()
         self.cancelled = threading.Event()
+        # `stop()` (SIGTERM/SIGINT to `translate run`), as `argo stop`: running steps are
+        # terminated and fail, nothing new starts except exit handlers
+        self.stopping = threading.Event()
 
     # --- entry ----------------------------------------------------------------------------------
 
@@ -159,12 +165,16 @@ class Runner:
             raise Unsupported(f"workflow spec field {unsupported[0]!r} is not supported by the local runner")
         defaults = spec.get("templateDefaults") or {}
         self.templates = {t["name"]: with_template_defaults(t, defaults) for t in spec.get("templates", [])}
+        from .kube import check
+
+        check(manifest, self.objects)  # before any step runs: what is missing, naming the task
         self.volumes = {v["name"]: v for v in spec.get("volumes", [])}
         self.claim_templates = {(c.get("metadata") or {}).get("name") for c in spec.get("volumeClaimTemplates", [])}
         meta = manifest.get("metadata", {})
         run_id = hashlib.sha256(f"{time.time_ns()}-{os.getpid()}-{id(self)}".encode()).hexdigest()
         self.workflow_name = meta.get("name") or f"{meta.get('generateName', 'run-')}{run_id[:5]}"
         self.run_dir = self.work / "runs" / self.workflow_name
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # named by the closing line: it exists
         self.globals: dict[str, str | None] = {
             "workflow.name": self.workflow_name,
             "workflow.namespace": meta.get("namespace", "default"),
@@ -173,10 +183,14 @@ class Runner:
             "workflow.serviceAccountName": spec.get("serviceAccountName", "default"),
         }
         args = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", [])}
+        from backends.argo.container import protect
+
         for name, value in (parameters or {}).items():
             if name not in args:
                 raise RunError(f"the workflow has no parameter {name!r}")
-            args[name] = value
+            # as `translate -p` gives it: a value Argo would rewrite, or that looks like our
+            # encodings (base64 form, ABSENT), travels protected and arrives unchanged
+            args[name] = protect(value)
         missing = [n for n, v in args.items() if v is None]
         if missing:
             raise RunError(f"parameter {missing[0]!r} has no value: pass it with -p {missing[0]}=VALUE")
@@ -244,11 +258,23 @@ class Runner:
         prefix = f"{self.workflow_name}-{template}"[:52].rstrip("-")  # Argo keeps the start of long names
         return f"{prefix}-{digest}"
 
+    def blocked(self, hooked: bool) -> bool:
+        """Whether a new step (or task) may not start: cancelled, or stopping and not an exit handler."""
+        return self.cancelled.is_set() or (self.stopping.is_set() and not hooked)
+
+    def stop(self) -> None:
+        """Argo's stop: running steps are terminated (so they fail), exit handlers still run."""
+        self.stopping.set()
+        self._terminate()
+
     def cancel(self) -> None:
         """Stop the run: no new step starts, running steps are terminated."""
+        self.cancelled.set()
+        self._terminate()
+
+    def _terminate(self) -> None:
         import signal
 
-        self.cancelled.set()
         with self.lock:
             procs = list(self.processes)
         for proc in procs:

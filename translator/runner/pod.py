@@ -21,6 +21,7 @@ from typing import Any
 
 from translator import exprlang
 
+from . import sandbox as pod_fs
 from . import subst
 from .engine import ERROR, FAILED, SUCCEEDED, ArtifactRef, Node, RunError, Unsupported, duration, kubelet_expand
 from .store import StoreError
@@ -50,7 +51,7 @@ def run_container(r: Any, template: dict, values: dict[str, str], artifacts: dic
     attempt = 0
     while True:
         node = _attempt(r, template, values, artifacts, path, attempt, hooked)
-        if node.phase == SUCCEEDED or attempt >= limit or r.cancelled.is_set():
+        if node.phase == SUCCEEDED or attempt >= limit or r.blocked(hooked):
             return node
         if not _retries(policy, node.phase):
             return node
@@ -89,8 +90,8 @@ def _attempt(r: Any, template: dict, values: dict[str, str], artifacts: dict[str
     r.event("start", node)
     try:
         with r.pod_slots:
-            if r.cancelled.is_set():
-                node.phase, node.message = FAILED, "cancelled"
+            if r.blocked(hooked):
+                node.phase, node.message = FAILED, "stopped" if r.stopping.is_set() else "cancelled"
             else:
                 node.phase, node.started = "Running", time.time()
                 r.event("running", node)
@@ -107,13 +108,17 @@ def _attempt(r: Any, template: dict, values: dict[str, str], artifacts: dict[str
 
 def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifacts: dict[str, ArtifactRef],
              sandbox: Path, attempt: int) -> None:
+    # Argo's passes (common.SubstituteParams, then substitutePodParams): the globals over the
+    # whole template, its input values included; the inputs; then the pod spec once more.
     flat = dict(r.globals)
-    flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
-    flat["pod.name"] = node.pod
     flat["retries"] = str(attempt)
     scope = lambda: subst.nested(flat)  # noqa: E731
+    values = {k: subst.substitute(v, flat, scope, node.path, lenient=True) for k, v in values.items()}
+    flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
     body = {k: v for k, v in template.items() if k not in ("memoize", "inputs", "retryStrategy")}
+    flat["pod.name"] = node.pod
     body = subst.substitute_tree(body, flat, scope, node.path)
+    body["container"] = subst.substitute_tree(body["container"], flat, scope, node.path, lenient=True)
     container = body["container"]
     mounts = {"/kfp/": str(sandbox / "kfp") + "/"}
     volumes = dict(r.volumes)
@@ -143,11 +148,26 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     env.update({k: os.environ[k] for k in PASSTHROUGH if k in os.environ})
     env.update(r.extra_env)
     defined: dict[str, str] = {}
+    # With the sandbox (sandbox.py) the pod paths exist for the step's process and no string is
+    # rewritten; without it (no user namespaces) the template's paths are mapped as text and
+    # volumes outside /kfp/ are refused: a step never writes to this machine's real mount path.
+    isolated = pod_fs.available()
+    if not isolated:
+        outside = sorted(p for p in mounts if p != "/kfp/")
+        if outside:
+            raise Unsupported(f"volume mounted at {outside[0].rstrip('/')} needs Linux user namespaces "
+                              "(unshare) to stay inside the run's work dir")
+    to_pod = (lambda text: text) if isolated else local
+    for name, value in _env_from(r, container, node):
+        defined[name] = value
     for e in container.get("env", []):
-        if "value" not in e:
-            raise Unsupported(f"env {e['name']} comes from a Kubernetes object: not available locally")
-        defined[e["name"]] = local(kubelet_expand(e["value"], defined))
-    argv = [local(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
+        if "value" in e:
+            defined[e["name"]] = to_pod(kubelet_expand(e["value"], defined))
+            continue
+        value = _env_value(r, e, node)
+        if value is not None:
+            defined[e["name"]] = value
+    argv = [to_pod(kubelet_expand(x, defined)) for x in container.get("command", []) + container.get("args", [])]
     if not argv:
         raise RunError("the container has no command: the image's entrypoint is unknown locally")
     image = container.get("image", "")
@@ -163,6 +183,10 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     workdir = container.get("workingDir")
     cwd = Path(local(workdir)) if workdir and workdir.startswith(tuple(mounts)) else sandbox / "tmp"
     cwd.mkdir(parents=True, exist_ok=True)
+    if isolated:
+        inside_cwd = workdir if workdir and workdir.startswith(tuple(mounts)) else str(cwd)
+        argv = pod_fs.wrap(argv, str(sandbox / "root"), {k.rstrip("/"): v.rstrip("/") for k, v in mounts.items()},
+                           inside_cwd)
     r.log(f"{node.path}: running pod {node.pod}")
     with open(sandbox / "log.txt", "wb") as logf:
         try:
@@ -212,16 +236,64 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     node.phase = SUCCEEDED
 
 
+def _env_value(r: Any, e: dict, node: Node) -> str | None:
+    """An env var from a Secret or ConfigMap key (`translate run --secret ...`), or a field path."""
+    vf = e.get("valueFrom") or {}
+    where = f"env {e['name']}"
+    for field, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+        if field in vf:
+            ref = vf[field]
+            return r.objects.value(kind, ref.get("name", ""), ref.get("key"), bool(ref.get("optional")), where)
+    path = (vf.get("fieldRef") or {}).get("fieldPath")
+    known = {"metadata.name": node.pod, "metadata.namespace": r.globals.get("workflow.namespace", "default"),
+             "spec.serviceAccountName": r.globals.get("workflow.serviceAccountName", "default"),
+             "spec.nodeName": "localhost", "status.hostIP": "127.0.0.1", "status.podIP": "127.0.0.1"}
+    if path in known:
+        return known[path]
+    raise Unsupported(f"{where}: {sorted(vf) or 'no value'} is not available locally")
+
+
+def _env_from(r: Any, container: dict, node: Node) -> list[tuple[str, str]]:
+    out = []
+    for ef in container.get("envFrom", []):
+        for field, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+            if field in ef:
+                data = r.objects.value(kind, ef[field].get("name", ""), None, bool(ef[field].get("optional")), "envFrom")
+                out.extend((ef.get("prefix", "") + k, v) for k, v in sorted((data or {}).items()))
+    return out
+
+
+def _object_volume(r: Any, volume: dict, where: Path) -> None:
+    """A Secret or ConfigMap volume: one file per key (or per `items` entry), as the kubelet writes it."""
+    kind, source = ("Secret", volume["secret"]) if "secret" in volume else ("ConfigMap", volume["configMap"])
+    name = source.get("secretName") if kind == "Secret" else source.get("name")
+    data = r.objects.value(kind, name or "", None, bool(source.get("optional")), f"volume {volume['name']!r}") or {}
+    items = source.get("items") or [{"key": k, "path": k} for k in sorted(data)]
+    for item in items:
+        if item["key"] not in data:
+            if source.get("optional"):
+                continue
+            raise RunError(f"volume {volume['name']!r}: {kind} {name!r} has no key {item['key']!r}")
+        target = where / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data[item["key"]].encode("utf-8", "surrogateescape"))
+
+
 def _volume_dir(r: Any, volumes: dict[str, dict], mount: dict, sandbox: Path) -> Path:
     """Where a volume lives: emptyDir in the step's sandbox; a claim (a named PVC, shared by the
     steps of every run as on a cluster) or a claim template (shared by the steps of this run)
-    in the work dir. Secrets and config maps do not exist here."""
+    in the work dir; a Secret or ConfigMap as files in the step's sandbox (`kube.py`)."""
     name = mount["name"]
     volume = volumes.get(name)
     if volume is None and name in r.claim_templates:
         where = r.run_dir / "volumes" / name
     elif volume is not None and "emptyDir" in volume:
         where = sandbox / "volumes" / name
+    elif volume is not None and ("secret" in volume or "configMap" in volume):
+        where = sandbox / "volumes" / name
+        if not where.exists():
+            where.mkdir(parents=True)
+            _object_volume(r, volume, where)
     elif volume is not None and "persistentVolumeClaim" in volume:
         claim = re.sub(r"[^A-Za-z0-9._-]+", "_", volume["persistentVolumeClaim"].get("claimName", name))
         where = r.work / "volumes" / "pvc" / claim
@@ -251,13 +323,30 @@ def _fetch(r: Any, ref: ArtifactRef, target: Path) -> None:
         with urllib.request.urlopen(ext["http"]["url"], timeout=60) as resp, open(target, "wb") as out:
             shutil.copyfileobj(resp, out)
         return
-    if "s3" in ext and not ext["s3"].get("bucket"):  # key-only: the run's repository (a prefix is a dir)
-        r.store.get(ext["s3"]["key"], target)
-        return
-    if "s3" in ext and hasattr(r.store, "client"):
+    if "s3" in ext:
         s3 = ext["s3"]
-        bucket = s3.get("bucket") or getattr(r.store, "bucket", None)
-        r.store.client.download_file(bucket, s3["key"], str(target))
+        if not (s3.get("endpoint") and s3.get("bucket") and s3.get("key")):
+            # Incomplete for Argo (S3Artifact.HasLocation): the repository's location is copied
+            # over it and only the key kept (ArtifactLocation.Relocate): the run's store, by key.
+            r.store.get(s3.get("key", ""), target)
+            return
+        _fetch_s3(r, s3, target)
         return
     raise Unsupported(f"cannot fetch external artifact {sorted(ext)} locally")
+
+
+def _fetch_s3(r: Any, s3: dict, target: Path) -> None:
+    """A complete S3 location: that endpoint and bucket, credentials from its Secrets."""
+    from .store import S3Store
+
+    def secret(field: str, env: str) -> str:
+        ref = s3.get(field)
+        if ref:
+            return r.objects.value("Secret", ref.get("name", ""), ref.get("key"), False, f"artifact at {s3['endpoint']}")
+        return os.environ.get(env, "")
+
+    scheme = "http" if s3.get("insecure") else "https"
+    store = S3Store(f"{scheme}://{s3['endpoint']}", s3["bucket"], secret("accessKeySecret", "AWS_ACCESS_KEY_ID"),
+                    secret("secretKeySecret", "AWS_SECRET_ACCESS_KEY"), s3.get("region") or "us-east-1", create=False)
+    store.get(s3["key"], target)
 

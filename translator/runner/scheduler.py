@@ -65,6 +65,7 @@ class Scheduler:
     def run_template(self, name: str, params: dict[str, str], artifacts: dict[str, ArtifactRef], path: str,
                      boundary: Any, hooked: bool = False) -> Node:
         r = self.runner
+        hooked = hooked or bool(getattr(boundary, "hooked", False))  # inside an exit handler
         template = self.templates.get(name)
         if template is None:
             raise RunError(f"{path}: unknown template {name!r}")

@@ -55,7 +55,7 @@ class DirStore:
 
 class S3Store:
     def __init__(self, endpoint: str, bucket: str, access_key: str = "test", secret_key: str = "test",
-                 region: str = "us-east-1", mirror: Path | None = None):
+                 region: str = "us-east-1", mirror: Path | None = None, create: bool = True):
         import boto3
 
         self.bucket = bucket
@@ -65,10 +65,19 @@ class S3Store:
             "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             region_name=region,
         )
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self.client.head_bucket(Bucket=bucket)
-        except Exception:
-            self.client.create_bucket(Bucket=bucket)
+        except ClientError:
+            if not create:
+                raise StoreError(f"S3 endpoint {endpoint}: bucket {bucket!r} cannot be read") from None
+            try:
+                self.client.create_bucket(Bucket=bucket)
+            except (BotoCoreError, ClientError) as exc:
+                raise StoreError(f"S3 endpoint {endpoint}: cannot create bucket {bucket!r}: {exc}") from None
+        except BotoCoreError as exc:  # unreachable, bad URL, ...: one line, no traceback
+            raise StoreError(f"S3 endpoint {endpoint} is not reachable: {exc}") from None
 
     def _keys(self, key: str) -> list[str]:
         """The object `key` itself, or the objects under the prefix `key/` (never `key2...`)."""

@@ -40,15 +40,22 @@ def expression_result(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def substitute(text: str, flat: dict[str, str | None], expr_scope: Callable[[], dict[str, Any]], where: str) -> str:
+def substitute(text: str, flat: dict[str, str | None], expr_scope: Callable[[], dict[str, Any]], where: str,
+               lenient: bool = False) -> str:
+    """One pass. `lenient`: Argo's passes with allowUnresolved (over a template's input values
+    with the globals, over the pod spec): a tag that cannot be resolved stays as written."""
     def one(match: re.Match[str]) -> str:
         tag = match.group(1)
         if tag.startswith("="):
             try:
                 return expression_result(exprlang.evaluate(tag[1:], expr_scope()))
             except exprlang.ExprError as exc:
+                if lenient:
+                    return match.group(0)
                 raise SubstitutionError(f"{where}: cannot evaluate {{{{{tag}}}}}: {exc}") from None
         key = tag.strip()
+        if key not in flat and lenient:
+            return match.group(0)
         if key not in flat:
             raise SubstitutionError(f"{where}: failed to resolve {{{{{key}}}}}")
         value = flat[key]
@@ -60,13 +67,14 @@ def substitute(text: str, flat: dict[str, str | None], expr_scope: Callable[[], 
     return TAG.sub(one, text)
 
 
-def substitute_tree(node: Any, flat: dict[str, str], expr_scope: Callable[[], dict[str, Any]], where: str) -> Any:
+def substitute_tree(node: Any, flat: dict[str, str], expr_scope: Callable[[], dict[str, Any]], where: str,
+                    lenient: bool = False) -> Any:
     if isinstance(node, str):
-        return substitute(node, flat, expr_scope, where)
+        return substitute(node, flat, expr_scope, where, lenient)
     if isinstance(node, list):
-        return [substitute_tree(x, flat, expr_scope, where) for x in node]
+        return [substitute_tree(x, flat, expr_scope, where, lenient) for x in node]
     if isinstance(node, dict):
-        return {k: substitute_tree(v, flat, expr_scope, where) for k, v in node.items()}
+        return {k: substitute_tree(v, flat, expr_scope, where, lenient) for k, v in node.items()}
     return node
 
 

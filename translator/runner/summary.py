@@ -1,5 +1,6 @@
 """The run summary: every KFP task that ran (or was cached, skipped, omitted), with its outputs
-typed as KFP types them and its output artifacts downloaded from the store.
+typed as KFP types them (the user's values, never our base64 form), its output artifacts
+downloaded from the store and their metadata.
 
 Argo parameters are strings (our canonical encoding, docs/design.md); the KFP type of each output
 comes from the pod shim SPEC embedded in a lightweight component's command, or from the template
@@ -10,6 +11,7 @@ next to the downloaded artifact as `<name>.metadata.json`.
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -19,6 +21,7 @@ from .engine import SUCCEEDED, Node, RunResult
 
 SHIM_MARK = "# kfp-translate pod shim"
 ANNOTATION = "kfp-translate.dev/outputs"
+B64_PREFIX = "__KFP_B64__:"
 TASK_NAMES = "kfp-translate.dev/task-names"  # on a DAG template: {"<argo task>[.onExit]": "<kfp task>"}
 _GROUP = re.compile(r"^(condition|condition-branches|for-loop|exit-handler)-\d+$")
 _REF = re.compile(r"^\{\{\s*tasks\.([^.]+)\.outputs\.parameters\.(.+?)\s*\}\}$")
@@ -61,8 +64,20 @@ class Types:
         return {f"{a}-{suffix}" for a in arts for suffix in ("metadata", "digest")}
 
 
+def user_value(text: str) -> str:
+    """An Argo parameter value as the user's bytes: values Argo would rewrite leave a pod in our
+    base64 form (docs/design.md), which the summary never shows."""
+    if text.startswith(B64_PREFIX):
+        try:
+            return base64.b64decode(text[len(B64_PREFIX):], validate=True).decode("utf-8", "surrogateescape")
+        except ValueError:
+            return text
+    return text
+
+
 def typed(kfp_type: str | None, text: str) -> Any:
     """A canonical Argo parameter value as the JSON value KFP gives it (lenient like the launcher)."""
+    text = user_value(text)
     try:
         if kfp_type == "NUMBER_INTEGER":
             s = text.strip()
@@ -121,6 +136,7 @@ def summarize(result: RunResult, store: Any, out_dir: Path) -> dict[str, Any]:
     for n in kfp_nodes(result):
         params: dict[str, Any] = {}
         artifacts: dict[str, str] = {}
+        metadata: dict[str, Any] = {}
         if n.phase == SUCCEEDED:
             kinds = types.of(n.template)
             hidden = types.helpers(n.template)
@@ -135,11 +151,16 @@ def summarize(result: RunResult, store: Any, out_dir: Path) -> dict[str, Any]:
                     store.get(ref.key, target)
                 meta = n.parameters.get(f"{name}-metadata")
                 if meta is not None:
+                    meta = user_value(meta)
                     target.with_name(name + ".metadata.json").write_text(meta)
+                    try:
+                        metadata[name] = json.loads(meta)
+                    except ValueError:
+                        metadata[name] = meta
                 artifacts[name] = str(target)
         task = kfp_task_name(n, parents, types.templates)
         out["nodes"].append({"task": task, "iteration": n.iteration, "phase": n.phase, "cached": n.cached,
-                             "outputs": {"parameters": params, "artifacts": artifacts}})
+                             "outputs": {"parameters": params, "artifacts": artifacts, "metadata": metadata}})
     return out
 
 

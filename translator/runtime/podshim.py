@@ -96,8 +96,12 @@ def unb64(x):
 def getenv(name):  # via bytes: independent of the image's locale
     v = os.environb.get(os.fsencode(name))
     # two layers: the env value is always base64 (Argo's b64enc); the value itself is when a
-    # producing shim had to protect it from Argo's substitution (see for_argo)
-    return None if v is None else unb64(unb64(v.decode("utf-8", "surrogateescape")))
+    # producing shim had to protect it from Argo's substitution (see for_argo). ABSENT is seen
+    # between the layers: a user's value holding U+FFFF travels protected, never as None.
+    if v is None:
+        return None
+    v = unb64(v.decode("utf-8", "surrogateescape"))
+    return None if v == ABSENT else unb64(v)
 
 # What Argo would substitute in a value it passes on: its variables and expression tags (an
 # unknown tag such as a literal double-brace x is left alone, so it needs no protection).
@@ -107,7 +111,7 @@ ARGO_TAG = re.compile(re.escape("{" * 2) + r"\s*(=|(workflow|inputs|outputs|pod|
 def for_argo(text):
     # Argo rewrites its own double-brace tags in values passed between templates, trims one newline
     # from parameter files: such values travel base64, and every file ends with a newline.
-    if ARGO_TAG.search(text) or text.startswith(B64_PREFIX):
+    if ARGO_TAG.search(text) or text.startswith(B64_PREFIX) or ABSENT in text:
         text = B64_PREFIX + base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
     return text + "\n"
 
@@ -167,7 +171,6 @@ def build_executor_input(spec):
     values, arts = {}, {}
     for name, p in ins.get("parameters", {}).items():
         raw = getenv(p["env"])  # unset or ABSENT: absent, the function's default applies
-        raw = None if raw == ABSENT else raw
         if raw is not None:
             what = "input parameter %r ($%s)" % (name, p["env"])
             values[name] = conv(p["type"], raw, what)
