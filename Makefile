@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE ?= examples/ml_training_pipeline.py
 
-.PHONY: install demo test golden argolint lint-manifests bench-run bench-pods bench-scale clean e2e-build e2e-up e2e-down e2e
+.PHONY: install demo test corpus golden argolint lint-manifests bench-run bench-pods bench-scale fuzz clean e2e-build e2e-up e2e-down e2e
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ demo: install
 	$(BIN)/translate --backend argo $(EXAMPLE) -o build/ml_training_pipeline.argo.yaml
 	@echo "wrote build/ml_training_pipeline.argo.yaml (submit it with: argo submit build/ml_training_pipeline.argo.yaml)"
 
-## Run the whole test suite (builds the Go lint helper when Go is present).
+## Run the whole test suite. The KFP corpus tests run when the corpus is there (KFP_CORPUS,
+## ../shared/kfp-corpus, or .cache/kfp-corpus from `make corpus`) and are skipped otherwise.
 test: install
 	$(BIN)/python -m pytest -q
+
+## Fetch the KFP corpus (KFP's own test data at a pinned tag) into .cache/kfp-corpus.
+KFP_CORPUS_TAG ?= 2.15.0
+corpus:
+	tools/fetch_corpus.sh $(KFP_CORPUS_TAG) .cache/kfp-corpus
 
 ## Regenerate every golden manifest after an intended change; review the diff before committing.
 golden: install
@@ -51,6 +57,14 @@ bench-pods: install
 bench-scale: install
 	$(BIN)/python benchmarks/bench_scale.py --write benchmarks/SCALE.md
 	$(BIN)/python benchmarks/bench_scale.py --scaled-chain --sizes 1000,5000,10000 --write benchmarks/SCALE-chain.md
+
+## Coverage-guided fuzzing of the loader and the translation (atheris), FUZZ_SECONDS long, at low
+## priority. Findings land in .cache/fuzz/findings; keep fixed ones in tests/fuzz_regressions/.
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS ?=
+fuzz: install
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install --quiet 'atheris>=2.3'
+	nice -n 19 $(BIN)/python fuzz/fuzz_translate.py -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS)
 
 ## The single-machine cluster (e2e/README.md): build its programs once, start, stop, run the e2e suite.
 e2e-build: install

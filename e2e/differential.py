@@ -140,8 +140,9 @@ def argo_identity(node_name: str, workflow: str) -> str:
 def _argo_record(ident: str, node: dict, workflow: str, templates: dict, fetch: Callable) -> Record:
     outputs = node.get("outputs") or {}
     declared_params, declared_arts = templates.get(node.get("templateName", ""), (None, None))
-    params = {p["name"]: blank_pods(p.get("value", ""), workflow) for p in outputs.get("parameters", [])
-              if declared_params is None or p["name"] in declared_params}
+    # a node that failed lists its declared outputs without values: no value, as in the runner
+    params = {p["name"]: blank_pods(p["value"], workflow) for p in outputs.get("parameters", [])
+              if "value" in p and (declared_params is None or p["name"] in declared_params)}
     arts = {}
     if node.get("phase") == "Succeeded":
         for a in outputs.get("artifacts", []):
@@ -251,7 +252,7 @@ def argo_result(workflow: dict[str, Any], manifest: dict[str, Any]) -> RunResult
         out.append(Node(path, node.get("templateName", ""), node.get("phase", ""),
                         cached=bool((node.get("memoizationStatus") or {}).get("hit")),
                         pod=node["id"] if node.get("type") in ("Pod", "Retry") else None,
-                        parameters={p["name"]: p.get("value", "") for p in outputs.get("parameters", [])},
+                        parameters={p["name"]: p["value"] for p in outputs.get("parameters", []) if "value" in p},
                         artifacts={a["name"]: ArtifactRef(key=a["s3"]["key"]) for a in outputs.get("artifacts", [])
                                    if "s3" in a},
                         kind=kind, seq=seq))

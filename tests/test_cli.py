@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, corpus_files
+from .conftest import REPO, corpus_files, corpus_params
 
 EXAMPLE = REPO / "examples" / "ml_training_pipeline.py"
 
@@ -17,7 +17,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run([sys.executable, "-m", "translator.cli", *args], capture_output=True, text=True, cwd=cwd or REPO)
 
 
-@pytest.mark.parametrize("bad", corpus_files("invalid"), ids=lambda p: p.name)
+@pytest.mark.parametrize("bad", corpus_params(corpus_files("invalid")), ids=lambda p: getattr(p, "name", "no-corpus"))
 def test_invalid_input_is_one_line_exit_2_and_writes_nothing(bad: Path, tmp_path: Path):
     out = tmp_path / "out.yaml"
     proc = run("--backend", "argo", str(bad), "-o", str(out))

@@ -32,8 +32,9 @@ except ImportError:  # pragma: no cover
     celpy = None
 needs_celpy = pytest.mark.skipif(celpy is None, reason="cel-python (celpy) is not installed")
 
+from .conftest import CORPUS, corpus_params, requires_corpus
+
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("KFP_CORPUS", REPO.parent / "shared" / "kfp-corpus"))
 GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007" \
            "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
@@ -224,19 +225,20 @@ def check_equivalent(cond: str, types: dict, seed: int = 0) -> dict:
 
 
 # ------------------------------------------------------------------ (a) + (b) corpus
+@requires_corpus
 def test_corpus_has_conditions():
     assert len({c for _, c, _ in CORPUS_CONDS}) >= 40, CORPUS
 
 
-@pytest.mark.parametrize("cond", sorted({c for _, c, _ in CORPUS_CONDS}))
+@pytest.mark.parametrize("cond", corpus_params(sorted({c for _, c, _ in CORPUS_CONDS})))
 def test_corpus_condition_parses(cond):
     node = C.parse(cond)
     assert isinstance(node, (C.BinOp, C.Not)), node
 
 
 @needs_celpy
-@pytest.mark.parametrize("fname,cond,types", CORPUS_CONDS,
-                         ids=[f"{f}:{i}" for i, (f, _, _) in enumerate(CORPUS_CONDS)])
+@pytest.mark.parametrize("fname,cond,types", corpus_params(
+    [pytest.param(*c, id=f"{c[0]}:{i}") for i, c in enumerate(CORPUS_CONDS)], 3))
 def test_corpus_condition_equivalent(fname, cond, types):
     counts = check_equivalent(cond, types)
     assert counts["same"] > 0, counts

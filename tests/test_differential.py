@@ -26,7 +26,7 @@ from translator.runner.engine import Runner
 from translator.runner.store import S3Store
 from translator.runner.summary import summarize
 
-from .conftest import CORPUS
+from .conftest import CORPUS, requires_corpus
 
 # Deterministic corpus pipelines both sides can run (see the module docstring for the filter).
 # Left out: pipelines whose components draw random numbers (flip_coin, parameter_oneof, the dice,
@@ -158,6 +158,7 @@ def store(tmp_path: Path, s3_endpoint: str) -> S3Store:
     return S3Store(s3_endpoint, "diff-" + tmp_path.name.lower().replace("_", "-")[-40:])
 
 
+@requires_corpus
 @pytest.mark.parametrize("rel", CORPUS_PIPELINES)
 def test_corpus_pipeline_matches_kfp_local(rel, tmp_path, store, venvs, monkeypatch):
     ir = repinned(CORPUS / "ir" / "valid" / rel, tmp_path)

@@ -13,12 +13,13 @@ import pytest
 import translator
 from translator.cli import dump_yaml
 
-from .conftest import CORPUS, GOLDEN, REPO, UPDATE_GOLDEN, corpus_files
+from .conftest import CORPUS, GOLDEN, REPO, UPDATE_GOLDEN, corpus_files, corpus_params
 
 EXAMPLES = sorted((REPO / "examples").glob("*.py"))
-CASES = [(p, GOLDEN / "corpus" / p.relative_to(CORPUS / "ir")) for p in corpus_files("valid")]
-CASES += [(p, GOLDEN / "corpus" / p.relative_to(CORPUS / "ir")) for p in corpus_files("argo_compatibility")]
-CASES += [(p, GOLDEN / "examples" / (p.stem + ".yaml")) for p in EXAMPLES]
+CORPUS_CASES = [(p, GOLDEN / "corpus" / p.relative_to(CORPUS / "ir")) for p in corpus_files("valid")]
+CORPUS_CASES += [(p, GOLDEN / "corpus" / p.relative_to(CORPUS / "ir")) for p in corpus_files("argo_compatibility")]
+EXAMPLE_CASES = [(p, GOLDEN / "examples" / (p.stem + ".yaml")) for p in EXAMPLES]
+CASES = CORPUS_CASES + EXAMPLE_CASES
 
 
 def _render(source: Path) -> tuple[str, str]:
@@ -33,7 +34,11 @@ def test_corpus_is_present(corpus):
     assert len(corpus_files("valid")) >= 140
 
 
-@pytest.mark.parametrize("source,golden", CASES, ids=[str(g.relative_to(GOLDEN)) for _, g in CASES])
+def _golden_params(cases: list) -> list:
+    return [pytest.param(s, g, id=str(g.relative_to(GOLDEN))) for s, g in cases]
+
+
+@pytest.mark.parametrize("source,golden", corpus_params(_golden_params(CORPUS_CASES), 2) + _golden_params(EXAMPLE_CASES))
 def test_golden(source: Path, golden: Path):
     kind, text = _render(source)
     target = golden if kind == "yaml" else golden.with_suffix(".error")
@@ -50,5 +55,5 @@ def test_golden(source: Path, golden: Path):
 
 
 def test_output_is_deterministic():
-    source = next(p for p, _ in CASES if p.name == "hello_world.yaml")
+    source = next(p for p, _ in EXAMPLE_CASES if p.name == "ml_training_pipeline.py")
     assert _render(source) == _render(source)

@@ -44,7 +44,12 @@ def load_graph(source: Any) -> "Pipeline":
 
 
 def translate(source: Any, backend: str = "argo", **options: Any) -> list[dict[str, Any]]:
-    """Translate one pipeline; returns the manifests as plain dicts (nothing is written)."""
+    """Translate one pipeline; returns the manifests as plain dicts (nothing is written).
+
+    `source`: a path, `file.py:func`, IR as a dict or YAML/JSON text, or a kfp pipeline object.
+    Options are the command line's: `parameters={"lr": 0.5}` (typed values, or strings as `-p`
+    gives them), `kind`, `name`, `namespace`, `schedule`, ...
+    """
     import backends
 
     pipeline = load_graph(source)

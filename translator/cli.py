@@ -10,7 +10,6 @@ written; a manifest is written only once it is complete and validated.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from typing import Any, Sequence
@@ -136,15 +135,43 @@ def _param(text: str) -> tuple[str, str]:
     return name, value
 
 
+# Subcommands: name -> (one-line help, "module:function" taking argv). `translate --help` lists them.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run a pipeline or a translated Workflow on this machine, with Argo's semantics", "translator.runner.cli:main"),
+    "lint": ("lint manifests with the engine's own offline validation", "translator.cli:run_lint"),
+}
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("kfp-translate")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
+def _commands_epilog() -> str:
+    lines = ["commands (translate COMMAND --help for their options):"]
+    lines += [f"  {name:<6} {text}" for name, (text, _) in SUBCOMMANDS.items()]
+    lines.append("without a command: translate INPUT [options], as below")
+    return "\n".join(lines)
+
+
 def _translate_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Translate a KFP v2 pipeline into Argo Workflows manifests.")
-    p.add_argument("input", help="pipeline IR (.yaml/.json), or a Python file with a @dsl.pipeline (FILE.py[:FUNCTION])")
+    p = argparse.ArgumentParser(prog=prog, description="Translate a KFP v2 pipeline into Argo Workflows manifests.",
+                                usage=f"{prog} [COMMAND] INPUT [options]", epilog=_commands_epilog(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit")
+    p.add_argument("input", help="pipeline IR (.yaml/.json, '-' for stdin), or a Python file with a @dsl.pipeline (FILE.py[:FUNCTION])")
     p.add_argument("--backend", default="argo", help="target engine (default: argo)")
-    p.add_argument("-o", "--output", help="write here instead of stdout")
-    p.add_argument("--kind", default="Workflow", choices=["Workflow", "WorkflowTemplate", "CronWorkflow"])
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout ('-': stdout); missing folders are created")
+    p.add_argument("--kind", default="Workflow", choices=["Workflow", "WorkflowTemplate", "CronWorkflow"],
+                   help="kind of object to emit (default: Workflow)")
     p.add_argument("--name", help="fixed object name (default: generateName from the pipeline name)")
     p.add_argument("--generate-name", help="generateName prefix for a Workflow")
-    p.add_argument("-n", "--namespace")
+    p.add_argument("-n", "--namespace", help="namespace of the emitted object (default: none, the one you submit to)")
     p.add_argument("--service-account", help="service account the workflow's pods run as")
     p.add_argument("-p", "--parameter", action="append", type=_param, default=[], metavar="NAME=VALUE",
                    help="override a pipeline parameter's default (typed as the pipeline declares it)")
@@ -163,6 +190,8 @@ def _translate_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--concurrency-policy", choices=["Allow", "Forbid", "Replace"],
                    help="what a CronWorkflow does when a run is still going (KFP max_concurrency=1 is Forbid)")
     p.add_argument("--lint", action="store_true", help="also run Argo's own lint on the result (needs the Go helper)")
+    p.add_argument("--allow-oversize", action="store_true",
+                   help="write a manifest even when it exceeds the 3 MiB the Kubernetes API server accepts")
     return p
 
 
@@ -189,21 +218,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _write_atomically(path: str, text: str) -> None:
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".translate-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run_translate(argv: Sequence[str]) -> int:
     from . import translate
 
@@ -218,17 +232,22 @@ def run_translate(argv: Sequence[str]) -> int:
                 for e in errors:
                     print(f"{args.input}: {e.kind}/{e.name}: {e.message}", file=sys.stderr)
                 return 1
+        from .limits import check_output_size
+
+        check_output_size(manifests, allow=args.allow_oversize)
         text = dump_yaml(manifests)
+        if args.output:
+            from .output import write_output
+
+            write_output(args.output, text)
+        else:
+            sys.stdout.write(text)
     except InternalValidationError as exc:
         print(f"translate: internal error: {exc}", file=sys.stderr)
         return 3
     except TranslateError as exc:
         print(f"translate: {exc}", file=sys.stderr)
         return 2
-    if args.output:
-        _write_atomically(args.output, text)
-    else:
-        sys.stdout.write(text)
     from .limits import size_warnings
 
     for warning in size_warnings(manifests):
@@ -238,7 +257,7 @@ def run_translate(argv: Sequence[str]) -> int:
 
 def run_lint(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="translate lint", description="Run Argo's own offline lint on manifests.")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="manifest files (YAML or JSON, several documents each) or folders of them")
     args = p.parse_args(argv)
     from . import lint
 
@@ -254,13 +273,16 @@ def run_lint(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "lint":
-        return run_lint(argv[1:])
-    if argv and argv[0] == "run":
-        from .runner.cli import main as run_main
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            import importlib
 
-        return run_main(argv[1:])
-    return run_translate(argv)
+            module, _, func = SUBCOMMANDS[argv[0]][1].partition(":")
+            return getattr(importlib.import_module(module), func)(argv[1:])
+        return run_translate(argv)
+    except KeyboardInterrupt:
+        print("translate: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

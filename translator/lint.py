@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import gobuild
 from .errors import TranslateError
 
 ENV_VAR = "KFP_TRANSLATE_ARGOLINT"
 """Path of an argolint binary to use instead of the built or installed one."""
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TOOL_DIR = REPO_ROOT / "tools" / "argolint"
+TOOL_DIR = gobuild.source_dir("argolint")  # tools/argolint, or its copy shipped in the package
 BUILT_LINTER = TOOL_DIR / "bin" / "argolint"
 
 
@@ -74,7 +75,10 @@ def find_linter() -> Path | None:
     if _is_executable(BUILT_LINTER):
         return BUILT_LINTER
     found = shutil.which("argolint")
-    return Path(found) if found else None
+    if found:
+        return Path(found)
+    cached = gobuild.cached_binary("argolint", TOOL_DIR) if (TOOL_DIR / "go.mod").is_file() else None
+    return cached if cached is not None and _is_executable(cached) else None  # built by an earlier lint
 
 
 def build_linter() -> Path:
@@ -116,7 +120,8 @@ def lint_documents(docs: list[dict[str, Any]], linter: Path | None = None) -> li
     """Lint manifests given as parsed documents (all in one run, so a Workflow
     can reference a WorkflowTemplate given alongside it)."""
     # JSON documents separated by '---' form a YAML stream that round-trips exactly.
-    stream = "".join("---\n" + json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
+    # ASCII escapes: YAML forbids raw control and noncharacters (U+FFFF, our ABSENT) in a stream.
+    stream = "".join("---\n" + json.dumps(doc, ensure_ascii=True) + "\n" for doc in docs)
     return _run(["-"], stream, linter)
 
 
@@ -131,12 +136,7 @@ def lint_files(paths: Iterable[str | os.PathLike[str]], linter: Path | None = No
 
 
 def _run(args: list[str], stdin: str | None, linter: Path | None) -> list[LintError]:
-    linter = linter or find_linter()
-    if linter is None:
-        raise LintToolError(
-            "argolint not found: build it with translator.lint.build_linter() "
-            f"(needs Go), or set {ENV_VAR}"
-        )
+    linter = linter or find_linter() or gobuild.ensure_built("argolint", TOOL_DIR)
     proc = subprocess.run(
         [str(linter), *args],
         input=stdin if stdin is not None else "",

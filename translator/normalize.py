@@ -14,6 +14,8 @@ from typing import Any
 
 from . import graph as g
 from . import ir
+from . import checks
+from .checks import check_acyclic, check_name, check_references
 from .errors import TranslateError
 
 _ITEM_SELECTOR = re.compile(r"""^parseJson\(string_value\)\[["']([^"']+)["']\]$""")
@@ -68,12 +70,16 @@ def _interface(spec: ir.ComponentSpec, element: str) -> g.Interface:
     def params(defs: ir.Definitions, is_input: bool) -> tuple[g.ParamDef, ...]:
         out = []
         for name, p in sorted(defs.parameters.items()):
+            check_name(name, "parameter", element)
             has_default = is_input and "defaultValue" in p.model_fields_set
             default = coerce(p.defaultValue, p.parameterType, f"{element} input '{name}'") if has_default else None
             out.append(g.ParamDef(name, p.parameterType, default, has_default, p.isOptional))
         return tuple(out)
 
     def artifacts(defs: ir.Definitions) -> tuple[g.ArtifactDef, ...]:
+        for name, a in defs.artifacts.items():
+            for text in (a.artifactType.schemaTitle, a.artifactType.schemaVersion):
+                check_name(text or "", "artifact type", f"{element} artifact '{name}'")
         return tuple(
             g.ArtifactDef(
                 name,
@@ -83,6 +89,7 @@ def _interface(spec: ir.ComponentSpec, element: str) -> g.Interface:
                 a.isOptional,
             )
             for name, a in sorted(defs.artifacts.items())
+            if check_name(name, "artifact", element) is None
         )
 
     return g.Interface(
@@ -135,13 +142,19 @@ def lift_platform_params(platform: dict[str, Any], element: str) -> tuple[dict[s
 
     def lift(ref: dict[str, Any]) -> Any:
         if ref.get("componentInputParameter") is None and ref.get("taskOutputParameter") is None:
+            if not isinstance(ref.get("runtimeValue") or {}, dict):
+                raise TranslateError("runtimeValue must be a mapping ({constant: ...})", element=element)
             constant = (ref.get("runtimeValue") or {}).get("constant")
             return constant if isinstance(constant, str) else {"json": constant}  # known now: inline
         name = f"kfp-k8s-{len(extra)}"
         if ref.get("componentInputParameter") is not None:
+            if not isinstance(ref["componentInputParameter"], str):
+                raise TranslateError("componentInputParameter must be a string", element=element)
             binding: g.Binding = g.FromInput(ref["componentInputParameter"])
         else:
             t = ref["taskOutputParameter"]
+            if not isinstance(t, dict) or not isinstance(t.get("producerTask"), str) or not isinstance(t.get("outputParameterKey"), str):
+                raise TranslateError("taskOutputParameter needs producerTask and outputParameterKey (strings)", element=element)
             binding = g.FromTask(t["producerTask"], t["outputParameterKey"])
         extra.append((name, binding))
         return {"param": name}
@@ -210,6 +223,7 @@ class _Builder:
         interface = _interface(spec, f"component '{name}'")
         if spec.dag is not None:
             impl = self.dag(spec, path)
+            checks.check_dag_interface(name, interface, impl.outputs, element)
             material = {
                 "interface": spec.inputDefinitions.model_dump(mode="json") | {"out": spec.outputDefinitions.model_dump(mode="json")},
                 "tasks": [[t.name, t.component.digest, repr(t)] for t in impl.tasks],
@@ -260,6 +274,7 @@ class _Builder:
             for dep in t.after:
                 if dep not in known:
                     raise TranslateError(f"depends on task '{dep}', which is not in the same DAG", element=f"task '{t.name}'")
+        check_acyclic(tasks, element)
         outputs = []
         dag_outputs = spec.dag.outputs or ir.DagOutputs()
         for name, p in sorted(dag_outputs.parameters.items()):
@@ -273,6 +288,8 @@ class _Builder:
         for name, a in sorted(dag_outputs.artifacts.items()):
             sources = tuple(g.FromTask(s.producerSubtask, s.outputArtifactKey) for s in a.artifactSelectors)
             outputs.append(g.DagOutput(name, sources, True))
+        check_references(tuple(tasks), tuple(outputs), element)
+        checks.check_inputs_read(tuple(tasks), _interface(spec, element or "pipeline"), element)
         return g.DagImpl(tuple(tasks), tuple(outputs))
 
     def task(self, name: str, task: ir.Task, parent: ir.ComponentSpec, element: str) -> g.Task:
@@ -321,7 +338,7 @@ class _Builder:
         params.extend(platform_params)
         caching = task.cachingOptions
         trigger = task.triggerPolicy or ir.TriggerPolicy()
-        return g.Task(
+        result = g.Task(
             name=name,
             display_name=task.taskInfo.name,
             component=comp,
@@ -336,6 +353,9 @@ class _Builder:
             iterator=iterator,
             platform=platform,
         )
+        if isinstance(comp.impl, g.DagImpl):
+            checks.check_dag_task_inputs(result, where)
+        return result
 
     def param_binding(self, b: ir.ParameterBinding, pdef: g.ParamDef, task: ir.Task, element: str) -> g.Binding:
         if b.parameterExpressionSelector is not None:
@@ -360,6 +380,7 @@ def build(spec: ir.PipelineSpec, platform: dict[str, Any] | None = None, source:
     if spec.root.dag is None:
         raise TranslateError("the pipeline root has no DAG", element="root")
     root_impl = builder.dag(spec.root, "")
+    checks.check_dag_interface("root", root_iface, root_impl.outputs, "")
     root = g.Component("root", root_iface, root_impl, "root")
     return g.Pipeline(
         name=spec.pipelineInfo.name,

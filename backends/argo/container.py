@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+
+import pydantic
 from dataclasses import dataclass
 
 from hera.workflows import models as m
@@ -226,7 +228,11 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         task_name=req.task_name,
         listed=frozenset(req.listed_inputs),
     )
-    settings = pod_settings(json.loads(req.platform_json), resolver)
+    try:  # the platform spec is free-form IR: a setting of the wrong shape is bad input
+        settings = pod_settings(json.loads(req.platform_json), resolver)
+    except (AttributeError, KeyError, TypeError, ValueError, pydantic.ValidationError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TranslateError(f"invalid kfp-kubernetes setting ({type(exc).__name__}: {detail})", element=element) from None
     env: list[m.EnvVar] = [m.EnvVar(name=k, value=resolver.string(v)) for k, v in impl.env]
     python = impl.is_python_function
     if python:
@@ -302,7 +308,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         )
     resources = _resources(impl.resources, settings, resolver)
     container = m.Container(
-        image=impl.image,
+        image=_image(impl.image, element),
         command=command,
         args=args or None,
         env=(env + settings.env) or None,
@@ -356,3 +362,10 @@ def _retry(retry: g.Retry | None) -> m.RetryStrategy | None:
             cap=retry.backoff_max_duration or None,
         )
     return m.RetryStrategy(limit=m.IntOrString(retry.max_retry_count), backoff=backoff)
+
+
+def _image(image: str, element: str) -> str:
+    """KFP fixes the image at compile time (no placeholders); Argo would read `{{` as its syntax."""
+    if not image or "{{" in image or any(c.isspace() for c in image):
+        raise TranslateError(f"image {image!r} is not an image reference", element=element)
+    return image

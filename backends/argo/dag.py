@@ -82,6 +82,10 @@ class Emitter:
             return self._container_templates[req]
         name = self.names.claim(f"container:{comp.digest}:{len(self._container_templates)}", comp.name.removeprefix("comp-"))
         if is_resource_stub(impl):  # kfp-kubernetes CreatePVC / DeletePVC
+            extra = sorted(set(req.params) - {p.name for p in comp.interface.input_params})
+            if extra:
+                raise TranslateError(f"binds parameter '{extra[0]}', which component '{comp.name}' does not declare",
+                                     element=element)
             self.templates.append(build_resource_template(name, comp, element))
             self._container_templates[req] = name
             return name
@@ -367,10 +371,13 @@ class _Scope(ImporterMixin, CollectionMixin, ExitMixin, LoopMixin):
                 if found is not None and found.depth > 0:
                     collected.append((name, found.depth, found.leaf))
             listed = tuple(sorted(self.child_listed(task)))
-            template = self.emitter.container_template(task, where, tuple(collected), self.keyed_outputs(task), listed)
+            keyed = self.keyed_outputs(task)
+            template = self.emitter.container_template(task, where, tuple(collected), keyed, listed)
             for out in task.component.interface.output_artifacts:
                 self.emitter.prefixes[(template, out.name)] = template_prefix(self.emitter.options.artifact_key_prefix, template)
-            with_digest = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+            # digests feed the memo key: a template producing collection items is not memoized
+            cached = task.cache if self.emitter.options.enable_caching is None else self.emitter.options.enable_caching
+            with_digest = cached and not keyed
         self.task_templates[task.name] = template
         iface = task.component.interface
         params: list[m.Parameter] = []

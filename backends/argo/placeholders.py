@@ -154,16 +154,30 @@ class Resolver:
                 return "{{inputs.parameters.%s}}" % param_name(found.group(1))
             return self._one(match.group(0))
 
-        return _PLACEHOLDER.sub(one, text)
+        out, last = [], 0
+        for match in _PLACEHOLDER.finditer(text):
+            self._literal(text[last : match.start()])  # a stray '{{' is refused, as in string()
+            out.append(text[last : match.start()])
+            out.append(one(match))
+            last = match.end()
+        self._literal(text[last:])
+        out.append(text[last:])
+        return "".join(out)
+
+    def _literal(self, text: str) -> str:
+        if "{{" in text:
+            raise TranslateError(f"literal '{{{{' in a container command, argument or setting is not supported "
+                                 f"(Argo reads it as its own template syntax): {text[:60]!r}", element=self.element)
+        return text.replace("$", "$$")
 
     def string(self, text: str) -> str:
         """Resolve every placeholder embedded in one string; literal text is kubelet-escaped."""
         out, last = [], 0
         for match in _PLACEHOLDER.finditer(text):
-            out.append(text[last : match.start()].replace("$", "$$"))
+            out.append(self._literal(text[last : match.start()]))
             out.append(self._one(match.group(0)))
             last = match.end()
-        out.append(text[last:].replace("$", "$$"))
+        out.append(self._literal(text[last:]))
         return "".join(out)
 
     def argv(self, parts: tuple[str, ...], keep: Callable[[str], bool] = lambda s: False) -> list[str]:

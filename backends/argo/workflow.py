@@ -14,6 +14,7 @@ from translator.errors import TranslateError
 from translator.normalize import coerce
 from translator.runtime.delivery import BOOTSTRAP, SHIM_ENV, packed_shim
 
+from . import options as option_checks
 from . import validate
 from .container import B64_PREFIX, b64_wrap
 from .dag import ArgoOptions, Emitter
@@ -59,12 +60,17 @@ def _arguments(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[m.Parame
         if p.name in overrides:
             raw = overrides[p.name]
             value: Any = raw
-            if p.type not in (g.STRING,):
+            if isinstance(raw, str) and p.type not in (g.STRING,):  # command-line text; the library may pass values
                 try:
                     value = json.loads(raw)
                 except json.JSONDecodeError:
                     value = raw
             value = coerce(value, p.type, f"parameter '{p.name}'")
+            if value is None:  # the library's None: KFP's None for an optional parameter
+                if not p.optional:
+                    raise TranslateError(f"parameter '{p.name}' is not optional: None is no value for it", element="parameter override")
+                out.append(m.Parameter(name=param_name(p.name), value=ABSENT))
+                continue
             out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(value, p.type))))
         elif p.has_default and p.default is not None:
             out.append(m.Parameter(name=param_name(p.name), value=_protect(encode(p.default, p.type))))
@@ -87,6 +93,11 @@ def _workspace(pipeline: g.Pipeline, templates: list[m.Template]) -> list[m.Pers
     if not ws.get("size"):
         raise TranslateError("the pipeline workspace has no size", element="pipelineConfig.workspace")
     patch = (ws.get("kubernetes") or {}).get("pvcSpecPatch") or {}
+    modes, storage_class = patch.get("accessModes"), patch.get("storageClassName")
+    if modes is not None and not (isinstance(modes, list) and all(isinstance(x, str) for x in modes)):
+        raise TranslateError("accessModes must be a list of strings", element="pipelineConfig.workspace")
+    if storage_class is not None and not isinstance(storage_class, str) or isinstance(ws.get("size"), (dict, list)):
+        raise TranslateError("storageClassName and size must be strings", element="pipelineConfig.workspace")
     unknown = sorted(set(patch) - {"accessModes", "storageClassName"})
     if unknown:
         raise TranslateError(f"unsupported workspace PVC field '{unknown[0]}'", element="pipelineConfig.workspace")
@@ -146,6 +157,9 @@ def _template_defaults(templates: list[m.Template]) -> m.Template | None:
 def emit(pipeline: g.Pipeline, options: ArgoOptions, output: OutputOptions) -> dict[str, Any]:
     if output.kind not in KINDS:
         raise TranslateError(f"unknown output kind '{output.kind}' (choose from {', '.join(KINDS)})", element="--kind")
+    option_checks.check(output.kind, output.name, output.generate_name, output.namespace, output.service_account,
+                        output.artifact_repository_ref, output.schedule, output.timezone,
+                        output.concurrency_policy, options.cache_max_age)
     emitter = Emitter(options)
     entry = emitter.dag_template(pipeline.root, "main", "")
     templates = sorted(emitter.templates, key=lambda t: (t.name != entry, t.name))

@@ -185,6 +185,10 @@ def project_objects() -> list[dict[str, Any]]:
                 repo["s3"]["endpoint"] = f"127.0.0.1:{PORTS['minio']}"
                 repo["s3"]["bucket"] = S3_BUCKET
                 obj["data"][key] = yaml.safe_dump(repo, sort_keys=False)
+        if obj["kind"] == "Secret" and obj["metadata"]["name"] == "kfp-translate-artifacts":
+            obj["stringData"].update({  # the Tekton backend's artifact store
+                "KFP_TRANSLATE_BUCKET": S3_BUCKET, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{PORTS['minio']}",
+                "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY})
         objs.append(obj)
     objs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argo-artifacts"},
                  "stringData": {"accesskey": S3_ACCESS_KEY, "secretkey": S3_SECRET_KEY}})
@@ -294,7 +298,8 @@ def start_engines(state: Path, bins: dict[str, Path]) -> None:
     for name, image in TEKTON_IMAGES.items():
         images += [f"-{name}-image", image]
     processes.start(state, "tekton-controller", [
-        str(bins["tekton-controller"]), "--disable-ha", *images, "-shell-image", TEKTON_SHELL_IMAGE],
+        str(bins["tekton-controller"]), "--disable-ha", *images, "-shell-image", TEKTON_SHELL_IMAGE,
+        "-shell-image-win", "mcr.microsoft.com/powershell:nanoserver"],
         env=_tekton_env("controller"))
     processes.start(state, "workflow-controller", [
         str(bins["workflow-controller"]), "--configmap", "workflow-controller-configmap",

@@ -23,7 +23,7 @@ import translator
 from e2e.differential import Record, differences, from_argo, from_runner, run_local
 from e2e.harness import ArgoRun, Cluster
 
-from .cases import CASES, Case, Context
+from .cases import CASES, Case, Context, selected
 
 INFLIGHT = int(os.environ.get("KFPT_E2E_INFLIGHT", "4"))
 
@@ -63,7 +63,11 @@ class Batch:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        chosen = selected([c.name for c in CASES], "KFPT_E2E_CASES")
         for case in CASES:
+            if case.name not in chosen:
+                self.errors[case.name] = "skip: not selected by KFPT_E2E_CASES"
+                continue
             if case.corpus and self.ctx.corpus is None:
                 self.errors[case.name] = "skip: the KFP corpus is absent (set KFP_CORPUS)"
                 continue
@@ -79,7 +83,10 @@ class Batch:
         from . import scenarios
 
         self._thread("argo", self._run_argo)
+        wanted = selected(list(scenarios.SCENARIOS), "KFPT_E2E_SCENARIOS")
         for name, fn in scenarios.SCENARIOS.items():
+            if name not in wanted:
+                continue
             self._thread(f"scenario:{name}", lambda fn=fn, name=name: self.scenarios.__setitem__(name, fn(self)))
         self._thread("local", self._run_local)
 
@@ -165,7 +172,7 @@ class Batch:
         for case in CASES:
             if case.name not in self.manifests:
                 continue
-            self.local_out[case.name] = self.run_local(case.name, self.manifests[case.name], {})
+            self.local_out[case.name] = self.run_local(case.name, self.manifests[case.name], case.local_params(self.ctx))
 
     def run_local(self, label: str, manifest: dict[str, Any], params: dict[str, str], work: Path | None = None,
                   bucket: str | None = None) -> Side:
@@ -184,6 +191,10 @@ class Batch:
         return self.local_out[case]
 
     def scenario(self, name: str) -> Any:
+        import pytest
+
+        if f"scenario:{name}" not in self.threads:
+            pytest.skip(f"scenario {name} not selected by KFPT_E2E_SCENARIOS")
         self.join(f"scenario:{name}")
         return self.scenarios[name]
 

@@ -6,12 +6,15 @@ import pytest
 FINDINGS = {
     "F1": "translator refuses a constant holding '{{' (task input), although values are data",
     "F2": "a container component's output parameter loses its trailing newline (Argo's executor trims one)",
+    "F3": "DeletePVC's `kubectl delete` waits for the claim (no list/watch right; pods keep it): never ends",
 }
 
 # (test, case) -> finding id
 KNOWN: dict[tuple[str, str], str] = {
     ("constant", "braces-constant"): "F1",
     ("argo", "container-newline"): "F2",
+    ("argo", "pvc-create-mount-delete"): "F3",
+    ("runner", "pvc-create-mount-delete"): "F3",
 }
 
 

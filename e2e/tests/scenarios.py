@@ -41,11 +41,13 @@ def _ran(records: dict) -> tuple[list[str], list[str]]:
 def caching_scenario(batch) -> dict[str, Any]:
     """Argo's memoization against a fresh cache ConfigMap, and the runner against a fresh work
     dir, over the same sequence of submissions."""
-    cm = batch.cluster.cache_configmap(f"kfpt-e2e-cache-{batch.sid}")
-    batch.cleanup.append(lambda: batch.cluster.delete_configmap(cm))
     steps = []
     for label, pipeline, sequence in (("chain", caching.cache_chain, CACHE_STEPS),
                                       ("upstream-off", caching.cache_upstream_off, UPSTREAM_OFF_STEPS)):
+        # one cache per sequence (the two pipelines share `double`: one cache would let the
+        # second sequence hit the first's entries), as the runner has one work dir per sequence
+        cm = batch.cluster.cache_configmap(f"kfpt-e2e-cache-{label}-{batch.sid}")
+        batch.cleanup.append(lambda cm=cm: batch.cluster.delete_configmap(cm))
         work = batch.tmp / "local" / f"cache-{label}"
         bucket = f"local-{batch.sid}-cache-{label}"
         for i, (params, want_ran, want_cached) in enumerate(sequence):

@@ -283,8 +283,9 @@ def run(argv):
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ShimError("invalid SPEC: %s: %s" % (type(e).__name__, e))
     cmd = [ei if x == marker else unb64(x) for x in argv[3:]]
+    env = old_kfp_paths_env(os.path.dirname(os.path.dirname(outs["executorOutput"])))
     try:  # own process group: a signal reaches the sh wrappers and the python under them
-        child = subprocess.Popen(cmd, start_new_session=True)
+        child = subprocess.Popen(cmd, start_new_session=True, env=env)
     except OSError as e:
         raise ShimError("cannot start %r: %s" % (cmd[0], e))
     for s in (signal.SIGTERM, signal.SIGINT):
@@ -296,6 +297,47 @@ def run(argv):
         return 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell reports
     collect_outputs(outs)
     return 0
+
+# kfp releases before 2.5 give an artifact a local path only for gs://, minio:// and s3:// URIs
+# (KFP's launcher mounts those under /gcs, /minio, /s3); here the URI is the local path itself.
+# A sitecustomize on the executor's PYTHONPATH makes such a URI its own path, as kfp >= 2.5 does.
+KFP_COMPAT = """import sys
+_NAMES = ("kfp.dsl.types.artifact_types", "kfp.components.types.artifact_types")
+def _patch(mod):
+    cls = getattr(mod, "Artifact", None)
+    if cls is None or getattr(cls, "_kfpt_local", False):
+        return
+    orig = cls._get_path
+    def _get_path(self):
+        path = orig(self)
+        return self.uri if path is None and str(self.uri or "").startswith("/") else path
+    cls._get_path, cls._kfpt_local = _get_path, True
+class _Finder(object):
+    def find_spec(self, name, path=None, target=None):
+        if name not in _NAMES:
+            return None
+        import importlib.machinery
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            _patch(module)
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, _Finder())
+"""
+
+def old_kfp_paths_env(shim_dir):
+    d = os.path.join(shim_dir, "kfp-compat")
+    if not os.path.isdir(d):
+        os.makedirs(d)
+    with open(os.path.join(d, "sitecustomize.py"), "w") as fh:
+        fh.write(KFP_COMPAT)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = d + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 def main():
     try:
