@@ -180,10 +180,9 @@ def from_runner(result: RunResult, store: Any) -> dict[str, Record]:
     for n in result.nodes:
         if n.path == name or n.kind == "TaskGroup":
             continue
-        rel = n.path[len(name) + 1:] if n.path.startswith(name + "/") else n.path[len(name):].lstrip("/")
-        if n.path == f"{name}.onExit":
-            rel = ".onExit"
-        ident, _ = identity(split_path(rel, "/")) if rel != ".onExit" else (".onExit", None)
+        # `wf/a/b(0:x)`, or `wf.onExit[/...]` for the workflow's own exit handler
+        rel = n.path[len(name) + 1:] if n.path.startswith(name + "/") else n.path[len(name):]
+        ident, _ = identity(split_path(rel, "/"))
         attempts[ident] = attempts.get(ident, 0) + 1
         if ident not in last or n.seq > last[ident].seq:
             last[ident] = n

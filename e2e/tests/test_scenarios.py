@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-import translator
 
 from . import e2e_pipelines as e2e
 from .cases import Outcome, decoded
