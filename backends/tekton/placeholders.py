@@ -64,7 +64,9 @@ class Resolver(argo_ph.Resolver):
                                  "substitute", element=self.element)
         return text.replace("$", "$$")
 
-    def string(self, text: str) -> str:
+    def string(self, text: str, escape: bool = True) -> str:
+        """Resolve one string. `escape` is the Argo resolver's switch for container commands; on
+        Tekton literal text is always escaped, since `$(...)` there is Tekton's own syntax."""
         out, last = [], 0
         for match in argo_ph._PLACEHOLDER.finditer(text):
             out.append(self.literal(text[last: match.start()]))

@@ -1,17 +1,16 @@
-"""Differences the real engine found, each written up in /work/helpers/e2e-findings.md (F<n>).
+"""Differences the real engine found, each written up in e2e/FINDINGS.md (F<n>).
 A test that shows one is marked xfail(strict=True) with the finding's id, so the suite stays
 honest (it fails the day the bug is fixed and the entry is not removed)."""
 import pytest
 
 FINDINGS = {
-    "F1": "translator refuses a constant holding '{{' (task input), although values are data",
+    "F1": "translator refused a constant holding '{{' (task input): fixed (issue 10 item 14)",
     "F2": "a container component's output parameter loses its trailing newline (Argo's executor trims one)",
     "F3": "DeletePVC's `kubectl delete` waits for the claim (no list/watch right; pods keep it): never ends",
 }
 
 # (test, case) -> finding id
 KNOWN: dict[tuple[str, str], str] = {
-    ("constant", "braces-constant"): "F1",
     ("argo", "container-newline"): "F2",
     ("argo", "pvc-create-mount-delete"): "F3",
     ("runner", "pvc-create-mount-delete"): "F3",
@@ -23,7 +22,7 @@ def mark(test: str, case: str):
     fid = KNOWN.get((test, case))
     if fid is None:
         return ()
-    return (pytest.mark.xfail(strict=True, reason=f"{fid}: {FINDINGS[fid]} (e2e-findings.md)"),)
+    return (pytest.mark.xfail(strict=True, reason=f"{fid}: {FINDINGS[fid]} (e2e/FINDINGS.md)"),)
 
 
 def params(test: str, names):
