@@ -777,7 +777,10 @@ def test_shim_is_compact_stdlib_and_versioned():
     if stdlib is not None:
         assert mods <= set(stdlib), mods - set(stdlib)
     assert shim.SHIM_VERSION == 1
-    assert len(SHIM_SRC.splitlines()) < 320
+    # What every manifest carries is the packed shim (translator.runtime.delivery): keep it small
+    # (issue 11 measures its share of the bytes; 5,796 bytes when this bound was set).
+    from translator.runtime import delivery
+    assert len(delivery.packed_shim()) < 6144
     # The translator embeds the source verbatim in the manifest: Argo must see no variable.
     assert "{{" not in SHIM_SRC and "}}" not in SHIM_SRC
     # ... and the kubelet must find nothing to expand ($(NAME)) or to reduce ($$) in it.
