@@ -59,7 +59,7 @@ def test_workflow_template_by_reference(batch):
     got = batch.scenario("template-ref")
     assert got["run"].phase == "Succeeded", batch.cluster.report(got["run"])
     o = Outcome(got["run"].phase, got["argo"])
-    assert o.outputs("say-3") == ["got tails"]
+    assert o.outputs("announce") == ["got tails"]  # set_display_name names the Argo task
     assert not got["local"].error, got["local"].error
     assert got["differences"] == [], "\n".join(got["differences"])
 
