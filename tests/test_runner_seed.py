@@ -81,8 +81,10 @@ def test_second_run_is_all_cached_and_one_parameter_reruns_its_downstream(work, 
     again = by_task(run(work, dataset_url, "again"))
     assert all(n["cached"] for n in again.values()) and len(again) == 5
     first = by_task(json.loads((work / "first.json").read_text()))
+    # a cache hit gives the first run's values and artifact metadata (the summary shows both)
     assert again["evaluate-model"]["outputs"] == {
         "parameters": first["evaluate-model"]["outputs"]["parameters"],
+        "metadata": first["evaluate-model"]["outputs"]["metadata"],
         "artifacts": again["evaluate-model"]["outputs"]["artifacts"]}
     changed = by_task(run(work, dataset_url, "changed", "-p", "max_depth=3"))
     assert sorted(k for k, n in changed.items() if not n["cached"]) == ["deploy-model", "evaluate-model", "train-model"]
