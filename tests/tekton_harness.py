@@ -215,10 +215,11 @@ class Harness:
         return proc.returncode, proc.stdout + proc.stderr
 
 
-def local_env(child_bin: Path, s3_endpoint: str, bucket: str) -> dict[str, str]:
+def local_env(child_bin: Path, s3, bucket: str) -> dict[str, str]:
+    """The step environment: PATH, no index for pip, and the S3 server's address and credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KFPT_", "AWS_"))}
     env.update(PATH=f"{child_bin}{os.pathsep}{env.get('PATH', '')}", PIP_NO_INDEX="1",
                PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONDONTWRITEBYTECODE="1",
-               AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
-               AWS_ENDPOINT_URL=s3_endpoint, KFP_TRANSLATE_BUCKET=bucket)
+               AWS_ACCESS_KEY_ID=s3.access_key, AWS_SECRET_ACCESS_KEY=s3.secret_key,
+               AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=s3.endpoint, KFP_TRANSLATE_BUCKET=bucket)
     return env

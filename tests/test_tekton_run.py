@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-import boto3
 import pytest
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
@@ -89,17 +88,16 @@ def exit_flow(text: str = "hi", n: int = 1):
 
 
 @pytest.fixture
-def harness(tmp_path, s3_endpoint):
+def harness(tmp_path, minio):
     bucket = "kfpt-" + tmp_path.name.lower().replace("_", "-")[-40:].strip("-")
-    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                 region_name="us-east-1").create_bucket(Bucket=bucket)
+    minio.client().create_bucket(Bucket=bucket)
     child_bin = tmp_path / "bin"
     child_bin.mkdir()
     (child_bin / "python3").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
     (child_bin / "python3").chmod(0o755)
     if shutil.which("aws", path=str(Path(sys.executable).parent)) is None:
         pytest.fail("the aws CLI (awscli, a test dependency) is not installed next to this Python")
-    env = local_env(child_bin, s3_endpoint, bucket)
+    env = local_env(child_bin, minio, bucket)
     env["PATH"] = f"{child_bin}:{Path(sys.executable).parent}:{env['PATH']}"
     return Harness(tmp_path / "run", env), bucket
 
@@ -109,7 +107,7 @@ def _decode(text: str) -> str:
     return base64.b64decode(text[len(prefix):]).decode() if text.startswith(prefix) else text
 
 
-def test_pipeline_runs_with_values_artifacts_and_conditions(harness, s3_endpoint):
+def test_pipeline_runs_with_values_artifacts_and_conditions(harness, minio):
     run, bucket = harness
     [manifest] = translator.translate(flow, backend="tekton")
     names = [t["name"] for t in manifest["spec"]["pipelineSpec"]["tasks"]]
@@ -135,8 +133,7 @@ def test_pipeline_runs_with_values_artifacts_and_conditions(harness, s3_endpoint
     # the artifact is in the store under the Argo key layout
     key = f"kfp/run-1/produce/run-1-produce/data"
     assert out["produce"].results["kfpt-prefix"] + "/data" == key
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                      region_name="us-east-1")
+    s3 = minio.client()
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode() == expected_content
 
 
