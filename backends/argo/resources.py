@@ -81,6 +81,8 @@ def build_resource_template(name: str, comp: g.Component, element: str) -> m.Tem
         manifest = '{{=toJson({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": %s } })}}' % _param(
             "pvc_name"
         )
-        resource = m.ResourceTemplate(action="delete", manifest=manifest, flags=["--ignore-not-found"])
+        # KFP requests the deletion and goes on; kubectl would wait for the claim, which stays in use while
+        # the pods that mounted it exist (until pod GC, after the workflow): `--wait=false` (e2e F3).
+        resource = m.ResourceTemplate(action="delete", manifest=manifest, flags=["--ignore-not-found", "--wait=false"])
         outputs = None
     return m.Template(name=name, inputs=m.Inputs(parameters=inputs or None), outputs=outputs, resource=resource)

@@ -286,7 +286,7 @@ def _cases() -> list[Case]:
         Case("pvc-create-mount-delete", _corpus("pipeline_with_volume.yaml"),
              check=_counts({"consumer": 1, "producer": 1, "createpvc": 1, "deletepvc": 1},
                            {"consumer": ["Hello world"]}), corpus="pipeline_with_volume.yaml",
-             timeout=420),  # F3: deletepvc never ends on Argo; do not wait 10 minutes for it
+             timeout=420),  # F3 (fixed): deletepvc used to wait forever on Argo
     ]
     from tests.test_differential import CORPUS_PIPELINES
 

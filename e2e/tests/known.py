@@ -6,14 +6,12 @@ import pytest
 FINDINGS = {
     "F1": "translator refused a constant holding '{{' (task input): fixed (issue 10 item 14)",
     "F2": "a container component's output parameter loses its trailing newline (Argo's executor trims one)",
-    "F3": "DeletePVC's `kubectl delete` waits for the claim (no list/watch right; pods keep it): never ends",
+    "F3": "DeletePVC's `kubectl delete` waited for the claim (pods keep it): fixed, `--wait=false`",
 }
 
 # (test, case) -> finding id
 KNOWN: dict[tuple[str, str], str] = {
     ("argo", "container-newline"): "F2",
-    ("argo", "pvc-create-mount-delete"): "F3",
-    ("runner", "pvc-create-mount-delete"): "F3",
 }
 
 
