@@ -167,7 +167,7 @@ def _digest_of(fetch: Callable[[str, Path], None], key: str) -> str:
 # ---------------------------------------------------------------------------------------- runner
 
 def run_local(manifest: dict[str, Any], parameters: dict[str, str], work: Path, store: Any,
-              venvs: Path, jobs: int = 2) -> RunResult:
+              venvs: Path | None, jobs: int = 2) -> RunResult:
     """`translate run`'s engine on the very manifest submitted to Argo."""
     return Runner(work, store=store, venv_dir=venvs, jobs=jobs).run(manifest, parameters)
 

@@ -55,14 +55,12 @@ class Batch:
         self.scenarios: dict[str, Any] = {}
         self.threads: dict[str, threading.Thread] = {}
         self.started = time.monotonic()
-        self.s3_server = None
+        self.buckets: set[str] = set()
         self.cleanup: list[Callable[[], None]] = []
 
     # --------------------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         chosen = selected([c.name for c in CASES], "KFPT_E2E_CASES")
         for case in CASES:
             if case.name not in chosen:
@@ -75,11 +73,12 @@ class Batch:
                 self.manifests[case.name] = self.translate(case)
             except Exception as exc:  # noqa: BLE001 - reported by the case's test
                 self.errors[case.name] = f"translation failed: {exc}"
-        self.s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.s3_server.start()
-        host, port = self.s3_server.get_host_and_port()
-        self.s3_endpoint = f"http://{host}:{port}"
-        self.venvs = self.tmp / "venvs"
+        # The runner's side stores its artifacts in the cluster's own MinIO (a real S3 server), in
+        # buckets of its own, so the two engines never read each other's objects.
+        if not self.cluster.s3:
+            raise RuntimeError("the cluster has no artifact repository (ConfigMap artifact-repositories)")
+        self.s3_endpoint = self.cluster.s3["endpoint"]
+        self.venvs = None  # the runner's per-user environments (translator.runner.venvs.default_root)
         from . import scenarios
 
         self._thread("argo", self._run_argo)
@@ -124,8 +123,7 @@ class Batch:
             for case in self.manifests:
                 self.cluster.delete("Workflow", workflow_name(case, self.sid))
         self.write_results()
-        if self.s3_server is not None:
-            self.s3_server.stop()
+        self._drop_buckets()
 
     # ------------------------------------------------------------------------------- Argo
 
@@ -166,7 +164,22 @@ class Batch:
     def store(self, bucket: str):
         from translator.runner.store import S3Store
 
-        return S3Store(self.s3_endpoint, bucket)
+        self.buckets.add(bucket)  # names carry the session id (local-<sid>-...): never the cluster's bucket
+        return S3Store(self.s3_endpoint, bucket, self.cluster.s3["access_key"], self.cluster.s3["secret_key"])
+
+    def _drop_buckets(self) -> None:
+        """Empty and remove the runner's buckets (kept with KFPT_E2E_KEEP=1)."""
+        if os.environ.get("KFPT_E2E_KEEP") == "1":
+            return
+        s3 = self.cluster.s3_client()
+        for bucket in sorted(self.buckets):
+            try:
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                    for obj in page.get("Contents", []):
+                        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+                s3.delete_bucket(Bucket=bucket)
+            except Exception:  # noqa: BLE001 - cleanup must not hide the tests' own results
+                pass
 
     def _run_local(self) -> None:
         for case in CASES:

@@ -41,7 +41,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--parameter", action="append", type=_param, default=[], metavar="NAME=VALUE",
                    help="pipeline parameter (typed as the pipeline declares it)")
     p.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
-                   help=f"runs, cache, artifact copies and environments live here (default {DEFAULT_WORK_DIR}/)")
+                   help=f"runs, cache and artifact copies live here (default {DEFAULT_WORK_DIR}/)")
+    p.add_argument("--venv-dir", metavar="DIR",
+                   help="the steps' Python environments, one per image, reused by every run (default "
+                        "$KFP_TRANSLATE_VENVS, else ~/.cache/kfp-translate/run-venvs)")
     p.add_argument("--summary", metavar="FILE", help="write the run's summary (JSON) here")
     p.add_argument("--s3-endpoint", metavar="URL", help="S3-compatible endpoint (default: a folder under the work dir)")
     p.add_argument("--bucket", help="bucket at --s3-endpoint (credentials from AWS_ACCESS_KEY_ID/..._SECRET_...)")
@@ -148,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .kube import check
 
         check(manifest, found)  # before any step runs (and before the live view): what is missing
-        runner = Runner(work, store=store, jobs=args.jobs, on_event=view.on_event, objects=found)
+        runner = Runner(work, store=store, jobs=args.jobs, on_event=view.on_event, objects=found,
+                        venv_dir=args.venv_dir)
         t0 = time.time()
         name = (manifest.get("metadata") or {}).get("name") or (manifest.get("metadata") or {}).get("generateName", "run-")
         view.start(name.rstrip("-"))

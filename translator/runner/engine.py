@@ -140,9 +140,9 @@ class Runner:
         self.objects = objects or KubeObjects()  # Secrets and ConfigMaps the pods read
         self.venvs = None
         if use_venvs:
-            from .venvs import Venvs
+            from .venvs import Venvs, default_root
 
-            self.venvs = Venvs(Path(venv_dir) if venv_dir else self.work / "venvs")
+            self.venvs = Venvs(Path(venv_dir) if venv_dir else default_root())
         self.lock = threading.RLock()
         self.pod_slots = threading.BoundedSemaphore(self.jobs)
         self.processes: set[Any] = set()

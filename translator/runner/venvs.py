@@ -58,6 +58,16 @@ def runs_python(image: str, argv: list[str]) -> bool:
     return "python" in name or any(_PY.search(x) for x in argv[:8])
 
 
+def default_root() -> Path:
+    """Where environments live unless a run names a folder: one per user, shared by every run and
+    work dir (KFP_TRANSLATE_VENVS, else $XDG_CACHE_HOME/kfp-translate/run-venvs), so a step's
+    packages (pandas, xgboost, ...) install once per image, not once per work dir."""
+    if os.environ.get("KFP_TRANSLATE_VENVS"):
+        return Path(os.environ["KFP_TRANSLATE_VENVS"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "kfp-translate" / "run-venvs"
+
+
 def _host_kfp_version() -> str:
     return importlib.metadata.version("kfp")
 
