@@ -1,6 +1,6 @@
 """Tekton output really runs: every generated step of a translated PipelineRun executed as a real
 subprocess (tests/tekton_harness.py: Tekton's substitution and the kubelet's expansion), with
-artifacts through a real S3 server on loopback (moto) moved by the real `aws` CLI, Python
+artifacts through a real S3 server on loopback (MinIO) moved by the real `aws` CLI, Python
 components through the pod shim under a `python3` that has kfp, containers as shell commands.
 
 Expected values are computed from the inputs here, never copied from a run's output.
