@@ -23,8 +23,11 @@ demo: install
 
 ## Run the whole test suite. The KFP corpus tests run when the corpus is there (KFP_CORPUS,
 ## ../shared/kfp-corpus, or .cache/kfp-corpus from `make corpus`) and are skipped otherwise.
+## Test files run in TEST_JOBS parallel workers (pytest-xdist; a file stays on one worker, since
+## some files' tests build on each other); the slowest tests are listed at the end.
+TEST_JOBS ?= 3
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=25
 
 ## Fetch the KFP corpus (KFP's own test data at a pinned tag) into .cache/kfp-corpus.
 KFP_CORPUS_TAG ?= 2.15.0

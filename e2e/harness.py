@@ -303,5 +303,8 @@ def _s3_settings(api: client.ApiClient, namespace: str) -> dict[str, str]:
     secret = core.read_namespaced_secret(s3["accessKeySecret"]["name"], namespace)
     decode = lambda ref: base64.b64decode(secret.data[ref["key"]]).decode()  # noqa: E731
     scheme = "http" if s3.get("insecure") else "https"
-    return {"endpoint": f"{scheme}://{s3['endpoint']}", "bucket": s3["bucket"],
+    # Where this machine reaches that store: the same address on the single-machine cluster; a
+    # port-forward on kind or a remote cluster, whose in-cluster Service name does not resolve here.
+    endpoint = os.environ.get("KFPT_E2E_S3_ENDPOINT") or f"{scheme}://{s3['endpoint']}"
+    return {"endpoint": endpoint, "bucket": s3["bucket"],
             "access_key": decode(s3["accessKeySecret"]), "secret_key": decode(s3["secretKeySecret"])}

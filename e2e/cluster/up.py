@@ -173,21 +173,23 @@ def _wait_default_service_account(api, namespace: str, timeout: float = 60.0) ->
         time.sleep(0.5)
 
 
-def project_objects() -> list[dict[str, Any]]:
-    """This project's manifests/, with the artifact repository pointed at the cluster's MinIO."""
+def project_objects(s3_host: str | None = None) -> list[dict[str, Any]]:
+    """This project's manifests/, with the artifact repository pointed at the cluster's MinIO
+    (`s3_host` HOST:PORT as pods reach it; default the single-machine cluster's loopback port)."""
     from e2e.cluster.apply import load_documents
 
+    s3_host = s3_host or f"127.0.0.1:{PORTS['minio']}"
     objs = []
     for obj in load_documents(REPO / "manifests"):
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "artifact-repositories":
             for key, text in obj["data"].items():
                 repo = yaml.safe_load(text)
-                repo["s3"]["endpoint"] = f"127.0.0.1:{PORTS['minio']}"
+                repo["s3"]["endpoint"] = s3_host
                 repo["s3"]["bucket"] = S3_BUCKET
                 obj["data"][key] = yaml.safe_dump(repo, sort_keys=False)
         if obj["kind"] == "Secret" and obj["metadata"]["name"] == "kfp-translate-artifacts":
             obj["stringData"].update({  # the Tekton backend's artifact store
-                "KFP_TRANSLATE_BUCKET": S3_BUCKET, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{PORTS['minio']}",
+                "KFP_TRANSLATE_BUCKET": S3_BUCKET, "AWS_ENDPOINT_URL": f"http://{s3_host}",
                 "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY})
         objs.append(obj)
     objs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argo-artifacts"},

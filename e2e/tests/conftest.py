@@ -5,6 +5,7 @@ server, and the session's batch: every case of `cases.py` translated once, submi
 A missing cluster is an error, not a skip: `make e2e` starts one first."""
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import random
@@ -24,11 +25,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Cluster:
-    try:
-        return Cluster.connect()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+def cluster(request, tmp_path_factory):
+    """The single-machine cluster, the one in KUBECONFIG, or (KFPT_E2E_KIND=1) a kind cluster made
+    by pytest-kind with the released engines installed (e2e/kind.py)."""
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("KFPT_E2E_KIND") == "1":
+            from e2e.kind import kind_environment
+
+            kind = request.getfixturevalue("kind_cluster")  # pytest-kind: creates it, deletes it after
+            stack.enter_context(kind_environment(kind, tmp_path_factory.mktemp("kind")))
+        try:
+            found = Cluster.connect()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield found
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +85,10 @@ class _DataServer:
 
 @pytest.fixture(scope="session")
 def data_server():
-    """A loopback HTTP server for input data. Pods reach it only where they share the host's
-    network (the single-machine cluster; set KFPT_E2E_HOST_NETWORK=0 elsewhere to skip)."""
+    """An HTTP server on this machine for input data. Pods reach it on loopback where they share the
+    host's network (the single-machine cluster); elsewhere KFPT_E2E_DATA_HOST names this machine's
+    address as pods see it (on kind: the gateway of Docker's `kind` network) and the server listens
+    on all interfaces; KFPT_E2E_HOST_NETWORK=0 skips the cases that need it."""
     if os.environ.get("KFPT_E2E_HOST_NETWORK", "1") == "0":
         pytest.skip("pods do not share this host's network (KFPT_E2E_HOST_NETWORK=0): no loopback data server")
     root = Path(tempfile.mkdtemp(prefix="kfpt-e2e-www-"))
@@ -88,9 +100,10 @@ def data_server():
     (root / "data.csv").write_text("\n".join(rows) + "\n")
     (root / "small.csv").write_text("a,b\n1,2\n")
     state = _DataServer(root)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), state.handler())
+    host = os.environ.get("KFPT_E2E_DATA_HOST")
+    server = http.server.ThreadingHTTPServer(("0.0.0.0" if host else "127.0.0.1", 0), state.handler())
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://{host or '127.0.0.1'}:{server.server_address[1]}"
     server.shutdown()
 
 
