@@ -61,7 +61,20 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "requires_corpus: needs the KFP corpus (skipped without it)")
 
 
+# The longest test files (minutes each), started first so parallel workers (`make test`, pytest-xdist
+# with one file per worker) do not end waiting on one of them; the rest keep their order.
+LONGEST_FIRST = ("test_runner_seed.py", "test_scale.py", "test_differential.py", "test_run_control.py",
+                 "test_robustness.py", "test_podshim.py", "test_compat.py", "test_tekton_run.py",
+                 "test_report.py", "test_first_use.py", "test_runner_cli.py", "test_tektonlint.py")
+
+
+def _file_rank(item) -> int:
+    name = item.path.name
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_file_rank)  # stable: the order within a file is kept
     if HAVE_CORPUS:
         return
     needing = [i for i in items if i.get_closest_marker("requires_corpus") or "corpus" in getattr(i, "fixturenames", ())]

@@ -550,6 +550,7 @@ def test_find_linter_prefers_env_var(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_find_linter_falls_back_to_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(lint.ENV_VAR, raising=False)
     monkeypatch.setattr(lint, "BUILT_LINTER", tmp_path / "not-built")
+    monkeypatch.setenv(gobuild.CACHE_ENV, str(tmp_path / "cache"))  # not one an earlier lint built
     monkeypatch.setenv("PATH", str(tmp_path))
     assert lint.find_linter() is None
     on_path = tmp_path / "argolint"
@@ -567,6 +568,7 @@ def test_build_linter_without_go(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 def test_lint_without_linter_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(lint.ENV_VAR, raising=False)
     monkeypatch.setattr(lint, "BUILT_LINTER", tmp_path / "not-built")
+    monkeypatch.setenv(gobuild.CACHE_ENV, str(tmp_path / "cache"))  # not one an earlier lint built
     monkeypatch.setenv("PATH", str(tmp_path))
     # No binary and no Go: one line that says what to install (the helper is built on demand).
     with pytest.raises(gobuild.GoMissingError, match=r"install Go \(https://go.dev/dl/"):
