@@ -1,0 +1,253 @@
+"""The run report (`translator.report`): real runs of real pipelines (`translate run`'s runner,
+artifacts in a real S3 server), their Argo Workflow objects, the report page parsed as HTML the
+way a browser reads it, and the page opened in headless Chromium (what a person would see).
+
+One run of the seed's training pipeline (examples/ml_training_pipeline.py) and two of a pipeline
+with every artifact type KFP's UI draws, shared by all tests of this module. The seed's packages
+(pandas, scikit-learn, xgboost) go into an environment kept across sessions (KFPT_RUN_VENVS,
+default ~/.cache/kfp-translate/run-venvs): pip installs them once per machine, not per session.
+"""
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import random
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import translator
+from translator.report import ReportError, build_report, write_report
+from translator.report.local import workflow
+from translator.runner.engine import Runner
+
+from .pipelines import reports
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "examples" / "ml_training_pipeline.py"
+VENVS = Path(os.environ.get("KFPT_RUN_VENVS") or Path.home() / ".cache" / "kfp-translate" / "run-venvs")
+BUCKET = "report-runs"
+
+
+# --- a small DOM: what the page holds, as an HTML parser reads it --------------------------------
+
+VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
+
+
+@dataclass
+class El:
+    tag: str
+    attrs: dict = field(default_factory=dict)
+    children: list = field(default_factory=list)  # El or str
+    parent: "El | None" = None
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def all(self, tag: str | None = None, **attrs) -> list["El"]:
+        found = []
+        for c in self.children:
+            if isinstance(c, El):
+                if (tag is None or c.tag == tag) and all(
+                        (k == "cls" and v in (c.attrs.get("class") or "").split()) or c.attrs.get(k.replace("_", "-")) == v
+                        for k, v in attrs.items()):
+                    found.append(c)
+                found += c.all(tag, **attrs)
+        return found
+
+    def one(self, tag: str | None = None, **attrs) -> "El":
+        found = self.all(tag, **attrs)
+        assert len(found) == 1, f"{len(found)} <{tag} {attrs}>"
+        return found[0]
+
+
+class _Builder(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = El("#document")
+        self.at = self.root
+
+    def handle_starttag(self, tag, attrs):
+        el = El(tag, {k: (v if v is not None else "") for k, v in attrs}, parent=self.at)
+        self.at.children.append(el)
+        if tag not in VOID:
+            self.at = el
+
+    def handle_endtag(self, tag):
+        node = self.at
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.at = node.parent
+
+    def handle_data(self, data):
+        self.at.children.append(data)
+
+
+def dom(text: str) -> El:
+    b = _Builder()
+    b.feed(text)
+    b.close()
+    return b.root
+
+
+def table_rows(table: El) -> dict[str, str]:
+    rows = {}
+    for tr in table.one("tbody").all("tr"):
+        rows[tr.one("th").text()] = tr.one("td").text()
+    return rows
+
+
+def section(page: El, task: str) -> El:
+    return page.one("section", data_task=task)
+
+
+# --- the runs -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def runs(minio, tmp_path_factory):
+    """The seed's training pipeline and the showcase (passing and failing), each run once."""
+    work = tmp_path_factory.mktemp("report-runs")
+    rng = random.Random(7)
+    rows = ["f0,f1,f2,f3,target"]
+    for _ in range(400):
+        f = [round(rng.gauss(0, 1), 4) for _ in range(4)]
+        rows.append(",".join(map(str, f + [int(f[0] + 0.5 * f[1] + rng.gauss(0, 0.3) > 0)])))
+    data = work / "data.csv"
+    data.write_text("\n".join(rows) + "\n")  # pandas reads a path as it reads a URL
+    store = minio.store(BUCKET)
+    runner = Runner(work / "wd", store=store, jobs=2, venv_dir=VENVS)
+    out = {}
+    for key, pipeline, params in (("seed", str(SEED), {"dataset_url": str(data), "n_estimators": "20"}),
+                                  ("showcase", reports.showcase, {}),
+                                  ("failing", reports.showcase, {"fail": "true"})):
+        [manifest] = translator.translate(pipeline, backend="argo", artifact_bucket=BUCKET)
+        result = runner.run(manifest, params)
+        out[key] = workflow(result, BUCKET)
+    s3 = minio.client()
+
+    def read_artifact(uri: str) -> bytes:
+        assert uri.startswith("s3://"), uri
+        bucket, key = uri[len("s3://"):].split("/", 1)
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    return out, read_artifact
+
+
+@pytest.fixture(scope="module")
+def pages(runs):
+    wfs, read = runs
+    return {k: build_report(wf, "argo", read) for k, wf in wfs.items()}
+
+
+# --- the seed's training pipeline ---------------------------------------------------------------
+
+def test_seed_report_shows_phases_metrics_and_confusion_matrix(runs, pages):
+    wfs, _ = runs
+    page = dom(pages["seed"])
+    status = {n["displayName"]: n for n in wfs["seed"]["status"]["nodes"].values()}
+    # the graph: one box per task, coloured by its phase, with Argo's edges between them
+    boxes = {g.attrs["data-task"]: g.attrs["data-phase"] for g in page.all("g", cls="node")}
+    for task in ("load-data", "preprocess-data", "train-model", "evaluate-model", "deploy-model"):
+        assert boxes[task] == "Succeeded" == status[task]["phase"]
+        assert section(page, task).attrs["data-phase"] == "Succeeded"
+    assert len(page.all("path", cls="edge")) >= 5
+    # train-model's Metrics: every logged metric with its exact value
+    train = section(page, "train-model")
+    logged = json.loads(next(p["value"] for p in status["train-model"]["outputs"]["parameters"]
+                             if p["name"] == "metrics_output-metadata"))
+    shown = table_rows(train.one("table", cls="metrics"))
+    assert set(shown) == {"cv_accuracy_mean", "cv_accuracy_std", "n_estimators"}
+    assert {k: json.loads(v) for k, v in shown.items()} == logged and logged["n_estimators"] == 20
+    # inputs are the task's parameters as the user gave them
+    assert table_rows(train.one("table", cls="inputs"))["n_estimators"] == "20"
+    # evaluate-model's confusion matrix: its labels and cells (the 20% test split: 80 rows)
+    evaluate = section(page, "evaluate-model")
+    cm = evaluate.one("table", cls="confusion-matrix")
+    assert [th.text() for th in cm.all("th", cls="pred")] == ["Class 0", "Class 1"]
+    assert [th.text() for th in cm.all("th", cls="actual")] == ["Class 0", "Class 1"]
+    cells = [[int(td.text()) for td in tr.all("td")] for tr in cm.one("tbody").all("tr")]
+    assert sum(map(sum, cells)) == 80 and cells[0][0] + cells[1][1] >= 68  # accuracy >= 0.85: deploy ran
+    eo = table_rows(evaluate.one("table", cls="outputs"))
+    assert abs(float(eo["Output"]) - (cells[0][0] + cells[1][1]) / 80) < 1e-9
+    assert table_rows(evaluate.one("table", cls="metrics")) == {"test_accuracy": eo["Output"]}
+
+
+# --- every picture, and hostile values ----------------------------------------------------------
+
+def test_metrics_matrix_roc_slices_markdown_html(pages):
+    page = dom(pages["showcase"])
+    ev = section(page, "evaluate")
+    metrics = table_rows(ev.one("table", cls="metrics"))
+    assert metrics == {"accuracy": "0.875", "examples": "1200", reports.HOSTILE: "-1.5"}
+    roc_art = ev.one("div", data_artifact="roc")
+    cm = roc_art.one("table", cls="confusion-matrix")
+    assert [th.text() for th in cm.all("th", cls="pred")] == ["cat", "dog", reports.HOSTILE]
+    cells = {(td.attrs["data-row"], td.attrs["data-col"]): td for td in cm.all("td", cls="cm-cell")}
+    assert [[int(cells[(str(i), str(j))].text()) for j in range(3)] for i in range(3)] == [[50, 3, 1], [7, 40, 0], [2, 0, 9]]
+    # darker is more: the fullest cell is the darkest, an empty one is white
+    shade = {k: sum(int(x) for x in td.attrs["style"].split("rgb(")[1].split(")")[0].split(",")) for k, td in cells.items()}
+    assert shade[("0", "0")] == min(shade.values()) and shade[("1", "2")] == 255 * 3
+    # the ROC curve: a point per reading, a line through them in order of false positive rate
+    points = [(float(c.attrs["data-fpr"]), float(c.attrs["data-tpr"])) for c in roc_art.all("circle", cls="point")]
+    assert points == [(0.0, 0.0), (0.1, 0.6), (0.3, 0.9), (1.0, 1.0)]
+    line = [tuple(map(float, p.split(","))) for p in roc_art.one("polyline", cls="curve").attrs["points"].split()]
+    xs, ys = [x for x, _ in line], [y for _, y in line]
+    assert xs == sorted(xs) and ys == sorted(ys, reverse=True) and len(line) == 4  # up and to the right
+    assert (xs[1] - xs[0]) / (xs[3] - xs[0]) == pytest.approx(0.1) and (ys[0] - ys[1]) / (ys[0] - ys[3]) == pytest.approx(0.6)
+    # sliced metrics: one block per slice, each with its own pictures
+    sliced = ev.one("div", data_artifact="sliced")
+    slices = sliced.all("div", cls="slice")
+    assert [s.one("h4").text() for s in slices] == ["Slice: north", "Slice: south"]
+    assert [int(td.text()) for td in slices[0].all("td", cls="cm-cell")] == [11, 2, 4, 13]
+    assert [c.attrs["data-tpr"] for c in slices[1].all("circle", cls="point")] == ["0.7"]
+    # Markdown, rendered; its raw markup stays text, its image makes no request, its bad link is no link
+    md = ev.one("div", data_artifact="summary").one("div", cls="markdown")
+    assert md.one("h1").text() == "Evaluation"
+    assert [[td.text() for td in tr.all("td")] for tr in md.one("tbody").all("tr")] == [["accuracy", "0.875"]]
+    assert reports.HOSTILE in md.text() and not md.all("script") and not md.all("img")
+    assert not [a for a in md.all("a") if a.attrs.get("href", "").startswith("javascript")]
+    # HTML: in a sandboxed frame (no scripts), its document in srcdoc exactly as written
+    frame = ev.one("div", data_artifact="page").one("iframe")
+    assert frame.attrs["sandbox"] == ""
+    assert frame.attrs["srcdoc"].startswith("<html><body><h1 id='inner'>Inner page</h1><script>")
+    assert reports.HOSTILE in frame.attrs["srcdoc"]
+
+
+def test_hostile_values_never_become_markup(pages):
+    for text in pages.values():
+        page = dom(text)
+        assert len(page.all("script")) == 0 and len(page.all("img")) == 0  # none anywhere, ours or theirs
+        assert [f.attrs.get("sandbox") for f in page.all("iframe")] in ([], [""])
+    page = dom(pages["showcase"])
+    assert table_rows(page.one("table", cls="run-parameters"))["note"] == reports.HOSTILE
+    assert table_rows(section(page, "check").one("table", cls="inputs"))["value"] == reports.HOSTILE
+    assert table_rows(section(page, "evaluate").one("table", cls="outputs"))["Output"] == reports.HOSTILE
+    csp = page.one("meta", http_equiv="Content-Security-Policy").attrs["content"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+
+
+def test_failed_task_and_run_are_red_with_the_message(runs, pages):
+    page = dom(pages["failing"])
+    assert runs[0]["failing"]["status"]["phase"] == "Failed"
+    assert page.one("header").one("span", cls="phase").text() == "Failed"
+    check = section(page, "check")
+    assert check.attrs["data-phase"] == "Failed"
+    box = page.one("g", data_task="check")
+    assert box.attrs["data-phase"] == "Failed" and box.one("rect").attrs["stroke"] == "#d93025"
+    assert page.one("g", data_task="evaluate").attrs["data-phase"] == "Succeeded"
+
+
+def test_write_report_writes_the_page_whole(runs, pages, tmp_path):
+    wfs, read = runs
+    target = tmp_path / "report.html"
+    write_report(wfs["seed"], "argo", str(target), read)
+    assert target.read_text(encoding="utf-8") == pages["seed"]  # and the same text: deterministic
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    with pytest.raises(ReportError, match="a tekton run is a PipelineRun object, not 'Workflow'"):
+        write_report(wfs["seed"], "tekton", str(tmp_path / "other.html"), read)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
