@@ -2,7 +2,7 @@
 artifacts in a real S3 server), their Argo Workflow objects, the report page parsed as HTML the
 way a browser reads it, and the page opened in headless Chromium (what a person would see).
 
-One run of the seed's training pipeline (examples/ml_training_pipeline.py) and two of a pipeline
+One run of the seed's training pipeline (examples/ml_training_pipeline.py) and one of a pipeline
 with every artifact type KFP's UI draws, shared by all tests of this module. The seed's packages
 (pandas, scikit-learn, xgboost) go into an environment kept across sessions (KFPT_RUN_VENVS,
 default ~/.cache/kfp-translate/run-venvs): pip installs them once per machine, not per session.
@@ -123,8 +123,7 @@ def runs(minio, tmp_path_factory):
     runner = Runner(work / "wd", store=store, jobs=2, venv_dir=VENVS)
     out = {}
     for key, pipeline, params in (("seed", str(SEED), {"dataset_url": str(data), "n_estimators": "20"}),
-                                  ("showcase", reports.showcase, {}),
-                                  ("failing", reports.showcase, {"fail": "true"})):
+                                  ("showcase", reports.showcase, {})):
         [manifest] = translator.translate(pipeline, backend="argo", artifact_bucket=BUCKET)
         result = runner.run(manifest, params)
         out[key] = workflow(result, BUCKET)
@@ -231,15 +230,18 @@ def test_hostile_values_never_become_markup(pages):
     assert "default-src 'none'" in csp and "script-src" not in csp
 
 
-def test_failed_task_and_run_are_red_with_the_message(runs, pages):
-    page = dom(pages["failing"])
-    assert runs[0]["failing"]["status"]["phase"] == "Failed"
+def test_phases_failed_red_skipped_grey(runs, pages):
+    page = dom(pages["showcase"])
+    assert runs[0]["showcase"]["status"]["phase"] == "Failed"
     assert page.one("header").one("span", cls="phase").text() == "Failed"
     check = section(page, "check")
     assert check.attrs["data-phase"] == "Failed"
     box = page.one("g", data_task="check")
-    assert box.attrs["data-phase"] == "Failed" and box.one("rect").attrs["stroke"] == "#d93025"
+    assert box.attrs["data-phase"] == "Failed" and box.one("rect", cls="box").attrs["stroke"] == "#d93025"
+    assert "failing on purpose" in check.one("p", cls="message").text()
     assert page.one("g", data_task="evaluate").attrs["data-phase"] == "Succeeded"
+    skipped = page.one("g", data_task="condition-1")
+    assert skipped.attrs["data-phase"] == "Skipped" and skipped.one("rect", cls="box").attrs["stroke"] == "#80868b"
 
 
 def test_write_report_writes_the_page_whole(runs, pages, tmp_path):

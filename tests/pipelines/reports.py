@@ -1,5 +1,6 @@
 """Pipelines whose runs the report tests draw: every artifact type KFP's UI draws a picture of,
-values that would inject markup if the report did not escape them, and a task that fails."""
+values that would inject markup if the report did not escape them, a task that fails and one
+that its condition skips."""
 from kfp import dsl
 from kfp.dsl import HTML, ClassificationMetrics, Markdown, Metrics, Output, SlicedClassificationMetrics
 
@@ -41,7 +42,15 @@ def check(value: str, fail: bool) -> str:
     return "checked"
 
 
+@dsl.component(base_image=IMAGE)
+def publish(value: str):
+    print(value)
+
+
 @dsl.pipeline(name="report-showcase")
-def showcase(note: str = HOSTILE, fail: bool = False):
+def showcase(note: str = HOSTILE, fail: bool = True):
+    """evaluate succeeds, check fails (when `fail`), publish is skipped by its condition."""
     e = evaluate(note=note)
     check(value=e.outputs["Output"], fail=fail)
+    with dsl.If(fail == False):  # noqa: E712 (a KFP condition, not a Python comparison)
+        publish(value=note)

@@ -90,7 +90,7 @@ def graph(nodes: list[tuple[str, str, str, str, bool]], edges: list[tuple[str, s
         parts.append(
             f'<a href="#task-{escape(ident, quote=True)}"><g class="node" data-task="{escape(label, quote=True)}" '
             f'data-phase="{escape(phase, quote=True)}"><title>{escape(label)}: {escape(phase)}{note}</title>'
-            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" stroke="{stroke}" '
+            f'<rect class="box" x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" stroke="{stroke}" '
             f'stroke-width="1.5"{dash}/><rect x="{x}" y="{y}" width="6" height="{BOX_H}" rx="2" fill="{stroke}"/>'
             f'<text x="{x + 14}" y="{y + 17}" font-size="13" fill="#202124">{escape(_short(label))}</text>'
             f'<text x="{x + 14}" y="{y + 32}" font-size="11" fill="{stroke}">{escape(phase)}{note}</text></g></a>')
