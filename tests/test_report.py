@@ -106,6 +106,11 @@ def section(page: El, task: str) -> El:
     return page.one("section", data_task=task)
 
 
+def picture(page: El, task: str, artifact: str) -> El:
+    """An artifact's picture in the run output (beside the graph, as KFP's "Run output" tab)."""
+    return page.one("div", id="run-output").one("div", cls="visual", data_task=task, data_artifact=artifact)
+
+
 # --- the runs -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -126,7 +131,7 @@ def runs(minio, tmp_path_factory):
                                   ("showcase", reports.showcase, {})):
         [manifest] = translator.translate(pipeline, backend="argo", artifact_bucket=BUCKET)
         result = runner.run(manifest, params)
-        out[key] = workflow(result, BUCKET)
+        out[key] = workflow(result, BUCKET, params)
     s3 = minio.client()
 
     def read_artifact(uri: str) -> bytes:
@@ -159,31 +164,34 @@ def test_seed_report_shows_phases_metrics_and_confusion_matrix(runs, pages):
     train = section(page, "train-model")
     logged = json.loads(next(p["value"] for p in status["train-model"]["outputs"]["parameters"]
                              if p["name"] == "metrics_output-metadata"))
-    shown = table_rows(train.one("table", cls="metrics"))
+    shown = table_rows(picture(page, "train-model", "metrics_output").one("table", cls="metrics"))
     assert set(shown) == {"cv_accuracy_mean", "cv_accuracy_std", "n_estimators"}
     assert {k: json.loads(v) for k, v in shown.items()} == logged and logged["n_estimators"] == 20
     # inputs are the task's parameters as the user gave them
     assert table_rows(train.one("table", cls="inputs"))["n_estimators"] == "20"
     # evaluate-model's confusion matrix: its labels and cells (the 20% test split: 80 rows)
     evaluate = section(page, "evaluate-model")
-    cm = evaluate.one("table", cls="confusion-matrix")
+    cm = picture(page, "evaluate-model", "metrics_output").one("table", cls="confusion-matrix")
     assert [th.text() for th in cm.all("th", cls="pred")] == ["Class 0", "Class 1"]
     assert [th.text() for th in cm.all("th", cls="actual")] == ["Class 0", "Class 1"]
     cells = [[int(td.text()) for td in tr.all("td")] for tr in cm.one("tbody").all("tr")]
     assert sum(map(sum, cells)) == 80 and cells[0][0] + cells[1][1] >= 68  # accuracy >= 0.85: deploy ran
     eo = table_rows(evaluate.one("table", cls="outputs"))
     assert abs(float(eo["Output"]) - (cells[0][0] + cells[1][1]) / 80) < 1e-9
-    assert table_rows(evaluate.one("table", cls="metrics")) == {"test_accuracy": eo["Output"]}
+    assert table_rows(picture(page, "evaluate-model", "eval_metrics").one("table", cls="metrics")) == {"test_accuracy": eo["Output"]}
+    # the run's parameters as given, the task's section links to the picture
+    assert table_rows(page.one("table", cls="run-parameters"))["n_estimators"] == "20"
+    link = evaluate.one("div", data_artifact="metrics_output").one("a").attrs["href"]
+    assert link == "#" + picture(page, "evaluate-model", "metrics_output").attrs["id"]
 
 
 # --- every picture, and hostile values ----------------------------------------------------------
 
 def test_metrics_matrix_roc_slices_markdown_html(pages):
     page = dom(pages["showcase"])
-    ev = section(page, "evaluate")
-    metrics = table_rows(ev.one("table", cls="metrics"))
+    metrics = table_rows(picture(page, "evaluate", "scores").one("table", cls="metrics"))
     assert metrics == {"accuracy": "0.875", "examples": "1200", reports.HOSTILE: "-1.5"}
-    roc_art = ev.one("div", data_artifact="roc")
+    roc_art = picture(page, "evaluate", "roc")
     cm = roc_art.one("table", cls="confusion-matrix")
     assert [th.text() for th in cm.all("th", cls="pred")] == ["cat", "dog", reports.HOSTILE]
     cells = {(td.attrs["data-row"], td.attrs["data-col"]): td for td in cm.all("td", cls="cm-cell")}
@@ -199,19 +207,19 @@ def test_metrics_matrix_roc_slices_markdown_html(pages):
     assert xs == sorted(xs) and ys == sorted(ys, reverse=True) and len(line) == 4  # up and to the right
     assert (xs[1] - xs[0]) / (xs[3] - xs[0]) == pytest.approx(0.1) and (ys[0] - ys[1]) / (ys[0] - ys[3]) == pytest.approx(0.6)
     # sliced metrics: one block per slice, each with its own pictures
-    sliced = ev.one("div", data_artifact="sliced")
+    sliced = picture(page, "evaluate", "sliced")
     slices = sliced.all("div", cls="slice")
     assert [s.one("h4").text() for s in slices] == ["Slice: north", "Slice: south"]
     assert [int(td.text()) for td in slices[0].all("td", cls="cm-cell")] == [11, 2, 4, 13]
     assert [c.attrs["data-tpr"] for c in slices[1].all("circle", cls="point")] == ["0.7"]
     # Markdown, rendered; its raw markup stays text, its image makes no request, its bad link is no link
-    md = ev.one("div", data_artifact="summary").one("div", cls="markdown")
+    md = picture(page, "evaluate", "summary").one("div", cls="markdown")
     assert md.one("h1").text() == "Evaluation"
     assert [[td.text() for td in tr.all("td")] for tr in md.one("tbody").all("tr")] == [["accuracy", "0.875"]]
     assert reports.HOSTILE in md.text() and not md.all("script") and not md.all("img")
     assert not [a for a in md.all("a") if a.attrs.get("href", "").startswith("javascript")]
     # HTML: in a sandboxed frame (no scripts), its document in srcdoc exactly as written
-    frame = ev.one("div", data_artifact="page").one("iframe")
+    frame = picture(page, "evaluate", "page").one("iframe")
     assert frame.attrs["sandbox"] == ""
     assert frame.attrs["srcdoc"].startswith("<html><body><h1 id='inner'>Inner page</h1><script>")
     assert reports.HOSTILE in frame.attrs["srcdoc"]
@@ -238,7 +246,7 @@ def test_phases_failed_red_skipped_grey(runs, pages):
     assert check.attrs["data-phase"] == "Failed"
     box = page.one("g", data_task="check")
     assert box.attrs["data-phase"] == "Failed" and box.one("rect", cls="box").attrs["stroke"] == "#d93025"
-    assert "failing on purpose" in check.one("p", cls="message").text()
+    assert "failing on purpose" in check.one("pre", cls="message").text()
     assert page.one("g", data_task="evaluate").attrs["data-phase"] == "Succeeded"
     skipped = page.one("g", data_task="condition-1")
     assert skipped.attrs["data-phase"] == "Skipped" and skipped.one("rect", cls="box").attrs["stroke"] == "#80868b"

@@ -11,6 +11,7 @@ children are the attempts `<name>(<attempt>)`; a loop's `TaskGroup` node has the
 """
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -52,7 +53,9 @@ def _status(result: RunResult, node: Node, name: str) -> dict[str, Any]:
                            "type": kind, "templateName": node.template, "phase": node.phase}
     if node.path.endswith(".onExit"):
         out["displayName"] = node.path.rsplit("/", 1)[-1]
-    for key, value in (("message", node.message), ("startedAt", _time(node.started)), ("finishedAt", _time(node.finished))):
+    # Argo gives a message when something went wrong; the runner keeps every step's log tail there
+    message = node.message if node.phase != "Succeeded" else ""
+    for key, value in (("message", message), ("startedAt", _time(node.started)), ("finishedAt", _time(node.finished))):
         if value:
             out[key] = value
     if node.inputs or node.input_artifacts:
@@ -74,9 +77,14 @@ def _status(result: RunResult, node: Node, name: str) -> dict[str, Any]:
     return out
 
 
-def workflow(result: RunResult, bucket: str) -> dict[str, Any]:
-    """The Workflow object (metadata, spec, status) of a finished local run."""
-    manifest = dict(result.manifest or {})
+def workflow(result: RunResult, bucket: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The Workflow object (metadata, spec, status) of a finished local run; `parameters` are the
+    values the run was given, which replace the defaults in `spec.arguments` (as `argo submit -p`)."""
+    manifest = copy.deepcopy(result.manifest or {})
+    given = dict(parameters or {})
+    for p in ((manifest.get("spec") or {}).get("arguments") or {}).get("parameters") or []:
+        if p.get("name") in given:
+            p["value"] = given[p["name"]]
     templates = {t["name"]: t for t in (manifest.get("spec") or {}).get("templates", [])}
     nodes: dict[str, dict] = {}
     by_path: dict[str, str] = {}  # runner path -> the ID standing for it (a Retry node when retried)
