@@ -10,11 +10,13 @@ default ~/.cache/kfp-translate/run-venvs): pip installs them once per machine, n
 from __future__ import annotations
 
 import html.parser
+import http.server
 import json
 import os
 import random
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,8 +116,28 @@ def picture(page: El, task: str, artifact: str) -> El:
 # --- the runs -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def runs(minio, tmp_path_factory):
-    """The seed's training pipeline and the showcase (passing and failing), each run once."""
+def tracker():
+    """A loopback HTTP server that records every request: the showcase's artifacts point at it."""
+    hits: list[str] = []
+
+    class Record(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def runs(minio, tracker, tmp_path_factory):
+    """The seed's training pipeline and the showcase, each run once."""
     work = tmp_path_factory.mktemp("report-runs")
     rng = random.Random(7)
     rows = ["f0,f1,f2,f3,target"]
@@ -128,7 +150,7 @@ def runs(minio, tmp_path_factory):
     runner = Runner(work / "wd", store=store, jobs=2, venv_dir=VENVS)
     out = {}
     for key, pipeline, params in (("seed", str(SEED), {"dataset_url": str(data), "n_estimators": "20"}),
-                                  ("showcase", reports.showcase, {})):
+                                  ("showcase", reports.showcase, {"tracker": tracker[0]})):
         [manifest] = translator.translate(pipeline, backend="argo", artifact_bucket=BUCKET)
         result = runner.run(manifest, params)
         out[key] = workflow(result, BUCKET, params)
@@ -261,3 +283,77 @@ def test_write_report_writes_the_page_whole(runs, pages, tmp_path):
     with pytest.raises(ReportError, match="a tekton run is a PipelineRun object, not 'Workflow'"):
         write_report(wfs["seed"], "tekton", str(tmp_path / "other.html"), read)
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+# --- in a browser: what a person sees ------------------------------------------------------------
+
+def chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found is None:
+        reason = "browser test needs Chromium (Debian: apt-get install -y chromium)"
+        if os.environ.get("KFPT_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + " and KFPT_REQUIRE_BROWSER=1")
+        pytest.skip(reason)
+    return found
+
+
+def open_in_browser(page: Path, work: Path) -> tuple[El, list[list[tuple[int, int, int]]]]:
+    """The DOM after Chromium rendered the page (file://, no network needed) and its screenshot
+    (1280x2000) as rows of RGB pixels."""
+    import png
+
+    profile = work / "profile"
+    profile.mkdir()
+    shot = work / "shot.png"
+    done = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1280,2000", "--dump-dom",
+         page.as_uri()], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    width, height, rows, info = png.Reader(filename=str(shot)).asRGB8()
+    assert (width, height) == (1280, 2000)
+    pixels = [[tuple(row[i:i + 3]) for i in range(0, 3 * width, 3)] for row in rows]
+    return dom(done.stdout), pixels
+
+
+def rgb(style: str) -> tuple[int, int, int]:
+    return tuple(int(x) for x in style.split("rgb(")[1].split(")")[0].split(","))  # type: ignore[return-value]
+
+
+def test_in_chromium_the_seed_report_shows_metrics_and_confusion_matrix(runs, tmp_path):
+    wfs, read = runs
+    target = tmp_path / "report.html"
+    write_report(wfs["seed"], "argo", str(target), read)
+    rendered, pixels = open_in_browser(target, tmp_path)
+    # what the browser built holds the metrics and the matrix
+    metrics = table_rows(picture(rendered, "train-model", "metrics_output").one("table", cls="metrics"))
+    assert set(metrics) == {"cv_accuracy_mean", "cv_accuracy_std", "n_estimators"} and metrics["n_estimators"] == "20"
+    cells = picture(rendered, "evaluate-model", "metrics_output").all("td", cls="cm-cell")
+    assert len(cells) == 4
+    # the screenshot: not blank, and the matrix's cell colours are painted (each cell is 64x40 at least)
+    counts: dict[tuple[int, int, int], int] = {}
+    for row in pixels:
+        for p in row:
+            counts[p] = counts.get(p, 0) + 1
+    assert len(counts) > 50 and counts.get((255, 255, 255), 0) < 0.97 * 1280 * 2000
+    for cell in cells:
+        colour = rgb(cell.attrs["style"])
+        if colour != (255, 255, 255):
+            assert counts.get(colour, 0) >= 1000, (cell.text(), colour, counts.get(colour, 0))
+    # the graph's boxes are painted in the Succeeded colour
+    assert counts.get((0xe6, 0xf4, 0xea), 0) >= 5 * 1000
+
+
+def test_in_chromium_hostile_artifacts_run_nothing_and_fetch_nothing(runs, tracker, tmp_path):
+    wfs, read = runs
+    target = tmp_path / "report.html"
+    write_report(wfs["showcase"], "argo", str(target), read)
+    rendered, pixels = open_in_browser(target, tmp_path)
+    # the HTML artifact's script would have renamed the page; Markdown's image and the frame's
+    # image and stylesheet would have asked the tracker for them
+    assert rendered.one("head").one("title").text() == f"{wfs['showcase']['metadata']['name']}: Failed"
+    assert tracker[1] == []
+    assert not rendered.all("script")
+    assert table_rows(rendered.one("table", cls="run-parameters"))["note"] == reports.HOSTILE
+    assert any(p == (0xd9, 0x30, 0x25) for row in pixels for p in row)  # the failed task's red

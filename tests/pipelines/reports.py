@@ -9,7 +9,7 @@ HOSTILE = "<script>window.pwned=1</script><img src=x onerror=alert(1)> & \"quote
 
 
 @dsl.component(base_image=IMAGE)
-def evaluate(note: str, scores: Output[Metrics], roc: Output[ClassificationMetrics],
+def evaluate(note: str, tracker: str, scores: Output[Metrics], roc: Output[ClassificationMetrics],
              sliced: Output[SlicedClassificationMetrics], summary: Output[Markdown], page: Output[HTML]) -> str:
     scores.log_metric("accuracy", 0.875)
     scores.log_metric("examples", 1200)
@@ -27,11 +27,12 @@ def evaluate(note: str, scores: Output[Metrics], roc: Output[ClassificationMetri
     ]
     with open(summary.path, "w") as f:
         f.write("# Evaluation\n\n| metric | value |\n| --- | --- |\n| accuracy | 0.875 |\n\n"
-                "Raw markup stays text: " + note + "\n\n![remote](http://127.0.0.1:9/tracker.png)\n"
+                "Raw markup stays text: " + note + "\n\n![remote](" + tracker + "/markdown.png)\n"
                 "[bad link](javascript:alert(1))\n")
     with open(page.path, "w") as f:
         f.write("<html><body><h1 id='inner'>Inner page</h1><script>parent.document.title='pwned'</script>"
-                "<p>" + note + "</p></body></html>")
+                "<p>" + note + "</p><img src='" + tracker + "/frame.png'>"
+                "<link rel=stylesheet href='" + tracker + "/frame.css'></body></html>")
     return note
 
 
@@ -48,9 +49,10 @@ def publish(value: str):
 
 
 @dsl.pipeline(name="report-showcase")
-def showcase(note: str = HOSTILE, fail: bool = True):
-    """evaluate succeeds, check fails (when `fail`), publish is skipped by its condition."""
-    e = evaluate(note=note)
+def showcase(note: str = HOSTILE, fail: bool = True, tracker: str = "http://127.0.0.1:9"):
+    """evaluate succeeds, check fails (when `fail`), publish is skipped by its condition; the
+    Markdown and HTML artifacts ask for files at `tracker` (a report must never fetch them)."""
+    e = evaluate(note=note, tracker=tracker)
     check(value=e.outputs["Output"], fail=fail)
     with dsl.If(fail == False):  # noqa: E712 (a KFP condition, not a Python comparison)
         publish(value=note)

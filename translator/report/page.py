@@ -26,6 +26,8 @@ section.task{border:1px solid #dadce0;border-radius:8px;padding:12px 16px;margin
 .legend span{display:inline-block;margin-right:12px;font-size:12px}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:4px;vertical-align:-1px}
 table.confusion-matrix td.cm-cell{min-width:64px;height:40px;text-align:center;vertical-align:middle;font-weight:600;white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%}
+table.confusion-matrix th{max-width:180px;word-break:break-word;white-space:normal}
 table.confusion-matrix caption{caption-side:top;text-align:left;font-size:12px;color:#5f6368;padding-bottom:4px}
 iframe.html-artifact{width:100%;height:360px;border:1px solid #dadce0;border-radius:4px;background:#fff}
 .markdown{border-left:3px solid #dadce0;padding-left:12px}
@@ -102,7 +104,9 @@ def render(run: Run, read_artifact: Callable[[str], bytes]) -> str:
             f'{(DOT + escape(times)) if times else ""}</p>')
     if run.message:
         head += f'<p class="message">{escape(run.message)}</p>'
-    visuals = "".join(_visual(t, a, read_artifact) for t in run.tasks for a in t.artifacts if a.schema in VISUAL)
+    shown = sorted(((VISUAL.index(a.schema), i, a.name, t, a) for i, t in enumerate(run.tasks) for a in t.artifacts
+                    if a.schema in VISUAL), key=lambda x: x[:3])  # metrics first, then tasks in run order
+    visuals = "".join(_visual(t, a, read_artifact) for *_, t, a in shown)
     output = visuals or '<p class="meta">No metrics, Markdown or HTML artifacts.</p>'
     params = ("<h3>Run parameters</h3>" + kv_table(run.parameters, "run-parameters", ("parameter", "value"))) if run.parameters else ""
     tasks = "".join(_task(t) for t in run.tasks)
