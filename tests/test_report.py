@@ -150,7 +150,7 @@ def runs(minio, tracker, tmp_path_factory):
     runner = Runner(work / "wd", store=store, jobs=2, venv_dir=VENVS)
     out = {}
     for key, pipeline, params in (("seed", str(SEED), {"dataset_url": str(data), "n_estimators": "20"}),
-                                  ("showcase", reports.showcase, {"tracker": tracker[0]})):
+                                  ("showcase", reports.showcase, {"tracker": tracker[0], "marker": str(work / "flaky")})):
         [manifest] = translator.translate(pipeline, backend="argo", artifact_bucket=BUCKET)
         result = runner.run(manifest, params)
         out[key] = workflow(result, BUCKET, params)
@@ -181,7 +181,24 @@ def test_seed_report_shows_phases_metrics_and_confusion_matrix(runs, pages):
     for task in ("load-data", "preprocess-data", "train-model", "evaluate-model", "deploy-model"):
         assert boxes[task] == "Succeeded" == status[task]["phase"]
         assert section(page, task).attrs["data-phase"] == "Succeeded"
-    assert len(page.all("path", cls="edge")) >= 5
+    # each task below the one it runs after (deploy-model runs inside the condition's group)
+    tops = {g.attrs["data-task"]: int(g.one("rect", cls="box").attrs["y"]) for g in page.all("g", cls="node")}
+    order = ["load-data", "preprocess-data", "train-model", "evaluate-model", "condition-1", "deploy-model"]
+    assert [tops[t] for t in order] == sorted(tops[t] for t in order) and len(set(tops.values())) == 6
+    # the edges are the tasks' dependencies (an edge starts at the bottom middle of a box and ends
+    # at the top middle of another)
+    boxes_at = {}
+    for g in page.all("g", cls="node"):
+        r = g.one("rect", cls="box").attrs
+        x, y, w, h = (int(r[k]) for k in ("x", "y", "width", "height"))
+        boxes_at[(x + w // 2, y + h)] = boxes_at[(x + w // 2, y)] = g.attrs["data-task"]
+    drawn = set()
+    for path in page.all("path", cls="edge"):
+        numbers = [int(float(v)) for v in path.attrs["d"].replace("M", " ").replace("C", " ").replace(",", " ").split()]
+        drawn.add((boxes_at[(numbers[0], numbers[1])], boxes_at[(numbers[-2], numbers[-1] + 2)]))
+    assert drawn == {("load-data", "preprocess-data"), ("preprocess-data", "train-model"),
+                     ("preprocess-data", "evaluate-model"), ("train-model", "evaluate-model"),
+                     ("train-model", "condition-1"), ("evaluate-model", "condition-1"), ("condition-1", "deploy-model")}
     # train-model's Metrics: every logged metric with its exact value
     train = section(page, "train-model")
     logged = json.loads(next(p["value"] for p in status["train-model"]["outputs"]["parameters"]
@@ -270,6 +287,11 @@ def test_phases_failed_red_skipped_grey(runs, pages):
     assert box.attrs["data-phase"] == "Failed" and box.one("rect", cls="box").attrs["stroke"] == "#d93025"
     assert "failing on purpose" in check.one("pre", cls="message").text()
     assert page.one("g", data_task="evaluate").attrs["data-phase"] == "Succeeded"
+    # a retried task is one box and one section: its last attempt, which succeeded
+    retried = [n for n in runs[0]["showcase"]["status"]["nodes"].values() if n["displayName"].startswith("flaky")]
+    assert sorted((n["type"], n["phase"]) for n in retried) == [("Pod", "Failed"), ("Pod", "Succeeded"), ("Retry", "Succeeded")]
+    assert page.one("g", data_task="flaky").attrs["data-phase"] == "Succeeded"
+    assert table_rows(section(page, "flaky").one("table", cls="outputs")) == {"Output": "second attempt"}
     skipped = page.one("g", data_task="condition-1")
     assert skipped.attrs["data-phase"] == "Skipped" and skipped.one("rect", cls="box").attrs["stroke"] == "#80868b"
 

@@ -44,15 +44,27 @@ def check(value: str, fail: bool) -> str:
 
 
 @dsl.component(base_image=IMAGE)
+def flaky(marker: str) -> str:
+    """Fails on its first attempt (no marker file yet), succeeds on its retry."""
+    import os
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise SystemExit("first attempt fails")
+    return "second attempt"
+
+
+@dsl.component(base_image=IMAGE)
 def publish(value: str):
     print(value)
 
 
 @dsl.pipeline(name="report-showcase")
-def showcase(note: str = HOSTILE, fail: bool = True, tracker: str = "http://127.0.0.1:9"):
-    """evaluate succeeds, check fails (when `fail`), publish is skipped by its condition; the
+def showcase(note: str = HOSTILE, fail: bool = True, tracker: str = "http://127.0.0.1:9", marker: str = "/nonexistent/x"):
+    """evaluate succeeds, check fails (when `fail`), flaky succeeds on its retry (its first
+    attempt makes the file `marker`), publish is skipped by its condition; the
     Markdown and HTML artifacts ask for files at `tracker` (a report must never fetch them)."""
     e = evaluate(note=note, tracker=tracker)
     check(value=e.outputs["Output"], fail=fail)
+    flaky(marker=marker).set_retry(num_retries=1)
     with dsl.If(fail == False):  # noqa: E712 (a KFP condition, not a Python comparison)
         publish(value=note)
