@@ -12,7 +12,9 @@ children are the attempts `<name>(<attempt>)`; a loop's `TaskGroup` node has the
 from __future__ import annotations
 
 import copy
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from translator.runner.depends import dependencies
@@ -147,3 +149,20 @@ def _link(n: Node, templates: dict[str, dict], by_path: dict[str, str], nodes: d
             _add_child(nodes, by_path.get(f"{n.path}/{d}"), here)
         hook = by_path.get(f"{n.path}/{task['name']}.onExit")
         _add_child(nodes, here, hook)
+
+
+def store_reader(store: Any, bucket: str):
+    """`read_artifact` for the runner's store (translator/runner/store.py): `s3://<bucket>/<key>`."""
+
+    def read(uri: str) -> bytes:
+        prefix = f"s3://{bucket}/"
+        if not uri.startswith(prefix):
+            raise ValueError(f"{uri} is not in this run's bucket {bucket!r}")
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "artifact"
+            store.get(uri[len(prefix):], target)
+            if target.is_dir():
+                raise ValueError(f"{uri} is a folder, not one file")
+            return target.read_bytes()
+
+    return read
