@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,3 +396,40 @@ def test_in_chromium_hostile_artifacts_run_nothing_and_fetch_nothing(runs, track
     assert not rendered.all("script")
     assert table_rows(rendered.one("table", cls="run-parameters"))["note"] == reports.HOSTILE
     assert counts.get((0xd9, 0x30, 0x25), 0) >= 200  # the failed task's red (box, stripe, badge)
+
+
+# --- Tekton: results as our Tekton shim writes them ---------------------------------------------
+
+def test_tekton_results_decode_to_what_the_argo_run_gave(runs, minio, tracker, tmp_path):
+    """No real TaskRun objects here (docs/report.md, "Tekton"): the local Tekton harness runs the
+    showcase's steps and gives each task's results as Tekton would read them; the Tekton reader's
+    decoding of those results must give the same metadata, values and artifacts as the Argo run."""
+    from backends.tekton.names import result_name
+    from translator.report.model import metadata_value
+    from translator.report.tekton import PREFIX_RESULT, result_value
+
+    from .tekton_harness import Harness, local_env
+
+    bucket = "report-tekton"
+    minio.client().create_bucket(Bucket=bucket)
+    child_bin = tmp_path / "bin"
+    child_bin.mkdir()
+    (child_bin / "python3").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
+    (child_bin / "python3").chmod(0o755)
+    env = local_env(child_bin, minio, bucket)
+    env["PATH"] = f"{child_bin}:{Path(sys.executable).parent}:{env['PATH']}"
+    [manifest] = translator.translate(reports.showcase, backend="tekton")
+    manifest["spec"]["pipelineSpec"]["tasks"] = [t for t in manifest["spec"]["pipelineSpec"]["tasks"]
+                                                 if t["name"] == "evaluate"]  # the one with every artifact
+    out = Harness(tmp_path / "run", env).run(manifest, {"tracker": tracker[0]})
+    evaluate = out["evaluate"]
+    assert evaluate.status == "Succeeded", evaluate.logs[-3000:]
+    argo = {n["task"]: n for n in runs.showcase_summary["nodes"]}["evaluate"]["outputs"]
+    for name in ("scores", "roc", "sliced", "summary", "page"):
+        decoded = metadata_value(result_value(evaluate.results[result_name(name + "-metadata")], False))
+        assert decoded == argo["metadata"].get(name, {}), name
+    assert metadata_value(result_value(evaluate.results[result_name("scores-metadata")], False))[reports.HOSTILE] == -1.5
+    assert result_value(evaluate.results["Output"], False) == reports.HOSTILE == argo["parameters"]["Output"]
+    key = result_value(evaluate.results[PREFIX_RESULT], False) + "/summary"
+    markdown = minio.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert markdown == Path(argo["artifacts"]["summary"]).read_bytes()
