@@ -433,3 +433,23 @@ def test_tekton_results_decode_to_what_the_argo_run_gave(runs, minio, tracker, t
     key = result_value(evaluate.results[PREFIX_RESULT], False) + "/summary"
     markdown = minio.client().get_object(Bucket=bucket, Key=key)["Body"].read()
     assert markdown == Path(argo["artifacts"]["summary"]).read_bytes()
+
+
+def test_argo_default_archive_is_opened():
+    """Argo stores an artifact as a gzipped tar of the one file unless `archive: none` (ours are
+    raw): the report shows the file either way."""
+    import gzip
+    import io
+    import tarfile
+
+    from translator.report.views import unpack
+
+    text = "# Title\n\nbody " * 100
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as tar:
+        info = tarfile.TarInfo("summary.md")
+        info.size = len(text.encode())
+        tar.addfile(info, io.BytesIO(text.encode()))
+    assert unpack(packed.getvalue()) == text.encode()
+    assert unpack(gzip.compress(b"just gzip")) == b"just gzip"
+    assert unpack(text.encode()) == text.encode() and unpack(b"") == b""
