@@ -111,13 +111,15 @@ def read(workflow: dict[str, Any]) -> Run:
     for node in shown:
         real = nodes[stands_for[node["id"]]]
         task = _task(real, templates, bucket)
-        task.id, task.name, task.kind = str(node["id"]), str(node.get("displayName") or task.name), str(node.get("type") or task.kind)
-        task.phase = str(node.get("phase") or task.phase)
+        task.id, task.name = str(node["id"]), str(node.get("displayName") or task.name)
+        task.kind, task.phase = str(node.get("type") or task.kind), str(node.get("phase") or task.phase)
         tasks.append(task)
         ids[node["id"]] = task.id
     edges = [(node["id"], child) for node in shown for child in node.get("children") or []
              if child in ids and child != node["id"]]
-    params = {str(p.get("name")): p.get("value", "") for p in ((workflow.get("spec") or {}).get("arguments") or {}).get("parameters") or []}
-    return Run(name=name, engine="argo", phase=str(status.get("phase") or "Pending"), message=str(status.get("message") or ""),
+    arguments = ((workflow.get("spec") or {}).get("arguments") or {}).get("parameters") or []
+    params = {str(p.get("name")): p.get("value", "") for p in arguments}
+    return Run(name=name, engine="argo", phase=str(status.get("phase") or "Pending"),
+               message=str(status.get("message") or ""),
                started=str(status.get("startedAt") or ""), finished=str(status.get("finishedAt") or ""),
                parameters=visible(params, set()), tasks=tasks, edges=edges)

@@ -34,7 +34,8 @@ iframe.html-artifact{width:100%;height:360px;border:1px solid #dadce0;border-rad
 .top{display:flex;gap:20px;align-items:flex-start;flex-wrap:wrap}
 .graph-col{flex:0 1 auto;max-width:100%} .output-col{flex:1 1 480px;min-width:0}
 .artifact.visual{border:1px solid #dadce0;border-radius:8px;padding:4px 12px;margin:12px 0}
-pre.message{background:#f8f9fa;border:1px solid #dadce0;border-radius:4px;padding:8px;font-size:12px;white-space:pre-wrap;word-break:break-word;max-height:240px;overflow:auto}
+pre.message{background:#f8f9fa;border:1px solid #dadce0;border-radius:4px;padding:8px;font-size:12px;
+  white-space:pre-wrap;word-break:break-word;max-height:240px;overflow:auto}
 .artifact{margin:8px 0 14px} .uri{font-family:monospace;font-size:12px;color:#5f6368;word-break:break-all}
 .unreadable{color:#a50e0e}
 """
@@ -108,11 +109,13 @@ def render(run: Run, read_artifact: Callable[[str], bytes]) -> str:
                     if a.schema in VISUAL), key=lambda x: x[:3])  # metrics first, then tasks in run order
     visuals = "".join(_visual(t, a, read_artifact) for *_, t, a in shown)
     output = visuals or '<p class="meta">No metrics, Markdown or HTML artifacts.</p>'
-    params = ("<h3>Run parameters</h3>" + kv_table(run.parameters, "run-parameters", ("parameter", "value"))) if run.parameters else ""
+    params = kv_table(run.parameters, "run-parameters", ("parameter", "value"))
+    params = "<h3>Run parameters</h3>" + params if params else ""
     tasks = "".join(_task(t) for t in run.tasks)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>{escape(run.name)}: {escape(run.phase)}</title><style>{STYLE}</style></head><body>"
-            f'<header>{head}</header><div class="top"><div class="graph-col"><h3>Graph</h3><div class="legend">{legend}</div>'
-            f'<div class="graph-box">{picture}</div></div><div class="output-col" id="run-output"><h3>Run output</h3>{output}</div></div>'
+            f'<header>{head}</header><div class="top"><div class="graph-col"><h3>Graph</h3>'
+            f'<div class="legend">{legend}</div><div class="graph-box">{picture}</div></div>'
+            f'<div class="output-col" id="run-output"><h3>Run output</h3>{output}</div></div>'
             f"{params}<main>{tasks}</main></body></html>\n")

@@ -93,7 +93,8 @@ def confusion_matrix(cm: dict[str, Any]) -> str:
             cells.append(f'<td class="cm-cell" data-row="{i}" data-col="{j}" style="background-color:rgb({r},{g},{b});'
                          f'color:{fg}">{escape(number(v)) if v is not None else ""}</td>')
         body.append(f'<tr><th scope="row" class="actual">{escape(label)}</th>{"".join(cells)}</tr>')
-    return ('<div class="scroll"><table class="confusion-matrix"><caption>Confusion matrix (rows: actual, columns: predicted)</caption>'
+    return ('<div class="scroll"><table class="confusion-matrix">'
+            "<caption>Confusion matrix (rows: actual, columns: predicted)</caption>"
             f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
