@@ -23,34 +23,46 @@ def colours(phase: str) -> tuple[str, str]:
 
 
 def _layers(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
-    """Longest-path layering (a node sits one row below its lowest parent); cycles cannot occur
-    in an engine's graph, but a malformed status must not hang the report: at most len(ids) rounds."""
+    """Longest-path layering (a node sits one row below its lowest parent), in topological order:
+    linear in nodes and edges. A node on a cycle (an engine never reports one) stays in row 0."""
     layer = {i: 0 for i in ids}
-    for _ in range(len(ids)):
-        changed = False
-        for a, b in edges:
-            if layer[b] < layer[a] + 1 <= len(ids):
-                layer[b] = layer[a] + 1
-                changed = True
-        if not changed:
-            break
+    children: dict[str, list[str]] = {i: [] for i in ids}
+    waiting = {i: 0 for i in ids}
+    for a, b in edges:
+        children[a].append(b)
+        waiting[b] += 1
+    ready = [i for i in ids if waiting[i] == 0]
+    while ready:
+        a = ready.pop()
+        for b in children[a]:
+            layer[b] = max(layer[b], layer[a] + 1)
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                ready.append(b)
     return layer
 
 
 def layout(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple[int, int]]:
     """Top-left corner of each node's box: rows by layer, each row ordered by its parents' places."""
-    edges = [(a, b) for a, b in edges if a in ids and b in ids]
+    known = set(ids)
+    edges = [(a, b) for a, b in edges if a in known and b in known]
     layer = _layers(ids, edges)
+    order = {i: k for k, i in enumerate(ids)}
+    parents: dict[str, list[str]] = {i: [] for i in ids}
+    for a, b in edges:
+        parents[b].append(a)
     rows: dict[int, list[str]] = {}
     for i in ids:
         rows.setdefault(layer[i], []).append(i)
     place: dict[str, float] = {}
-    parents = {i: [a for a, b in edges if b == i] for i in ids}
+
+    def where(i: str) -> tuple[float, int]:
+        placed = [place[p] for p in parents[i] if p in place]
+        return (sum(placed) / len(placed) if placed else order[i], order[i])
+
     for depth in sorted(rows):
-        row = rows[depth]
-        row.sort(key=lambda i: (sum(place[p] for p in parents[i] if p in place) / max(1, len([p for p in parents[i] if p in place]))
-                                if any(p in place for p in parents[i]) else ids.index(i), ids.index(i)))
-        for k, i in enumerate(row):
+        rows[depth].sort(key=where)
+        for k, i in enumerate(rows[depth]):
             place[i] = k
     width = max((len(r) for r in rows.values()), default=1)
     pos = {}
