@@ -58,7 +58,7 @@ def _main_spec(taskrun: dict) -> tuple[dict, dict]:
     return spec, store
 
 
-def _task(taskrun: dict, run_name: str) -> Task:
+def _task(taskrun: dict, run_name: str, pipeline_tasks: dict[str, str]) -> Task:
     meta, spec, status = taskrun.get("metadata") or {}, taskrun.get("spec") or {}, taskrun.get("status") or {}
     labels = meta.get("labels") or {}
     params = {str(p.get("name")): p.get("value", "") for p in spec.get("params") or []}
@@ -81,7 +81,7 @@ def _task(taskrun: dict, run_name: str) -> Task:
     hidden = {INDEX, LIST} | {f(a) for a in in_arts for f in (location_param, metadata_param)}
     out_params = {p: results.get(result_name(p), "") for p in outs.get("parameters") or {}} if shim else {
         k: v for k, v in results.items() if k != PREFIX_RESULT and not k.endswith("-metadata")}
-    label = str(labels.get("tekton.dev/pipelineTask") or name)
+    label = str(labels.get("tekton.dev/pipelineTask") or pipeline_tasks.get(name) or name)
     if in_loop:
         label = f"{label}({user_value(params[INDEX])})"
     return Task(id=name, name=label, phase=phase, kind="TaskRun", template=label.split("(")[0], message=message,
@@ -105,7 +105,10 @@ def _deps(task: dict) -> list[str]:
 def read(run: dict[str, Any]) -> Run:
     meta, status = run.get("metadata") or {}, run.get("status") or {}
     name = str(meta.get("name") or "pipelinerun")
-    tasks = [_task(tr, name) for tr in run.get("taskRuns") or [] if isinstance(tr, dict)]
+    # status.childReferences name each TaskRun's pipeline task (the label says it too)
+    refs = {str(c.get("name")): str(c.get("pipelineTaskName") or "") for c in status.get("childReferences") or []
+            if isinstance(c, dict) and c.get("kind", "TaskRun") == "TaskRun"}
+    tasks = [_task(tr, name, refs) for tr in run.get("taskRuns") or [] if isinstance(tr, dict)]
     tasks.sort(key=lambda t: (t.started or "~", t.name))
     by_pipeline_task: dict[str, list[str]] = {}
     for t in tasks:
