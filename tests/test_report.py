@@ -435,6 +435,15 @@ def test_tekton_results_decode_to_what_the_argo_run_gave(runs, minio, tracker, t
     assert markdown == Path(argo["artifacts"]["summary"]).read_bytes()
 
 
+def test_run_report_into_a_missing_folder_is_refused_before_the_run(tmp_path, capsys):
+    target = tmp_path / "missing" / "report.html"
+    assert translate_main(["run", f"{SHOWCASE}:showcase", "--work-dir", str(tmp_path / "wd"),
+                           "--report", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"translate run: --report {target}: no such folder (the run did not start)\n"
+    assert not (tmp_path / "wd").exists() and not target.parent.exists()
+
+
 def test_argo_default_archive_is_opened():
     """Argo stores an artifact as a gzipped tar of the one file unless `archive: none` (ours are
     raw): the report shows the file either way."""

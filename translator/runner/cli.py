@@ -141,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
         if threading.current_thread() is threading.main_thread() else {}
     try:
+        if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
+            raise RunError(f"--report {args.report}: no such folder (the run did not start)")
         manifest, overrides = load(args.input, args.parameter, args.bucket or "kfp-translate-run")
         work = Path(args.work_dir).resolve()
         store = start_store(args, work)
