@@ -11,6 +11,7 @@ for its last attempt.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from backends.argo.names import param_name
@@ -89,9 +90,15 @@ def _task(node: dict, templates: dict[str, dict], bucket: str) -> Task:
     )
 
 
+def _attempt_number(node: dict) -> int:
+    m = re.search(r"\((\d+)\)$", str(node.get("name") or ""))
+    return int(m.group(1)) if m else -1
+
+
 def _last_attempt(node: dict, nodes: dict[str, dict]) -> dict:
+    """A Retry node's children are its attempts `<name>(0)`, `<name>(1)`, ...: the highest is the last."""
     attempts = [nodes[c] for c in node.get("children") or [] if c in nodes]
-    return max(attempts, key=lambda n: (str(n.get("startedAt") or ""), str(n.get("name")))) if attempts else node
+    return max(attempts, key=lambda n: (_attempt_number(n), str(n.get("startedAt") or ""))) if attempts else node
 
 
 def read(workflow: dict[str, Any]) -> Run:
