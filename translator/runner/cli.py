@@ -2,6 +2,7 @@
 
     translate run pipeline.py -p lr=0.01 --summary out.json
     translate run workflow.yaml --work-dir .runs --jobs 2 --logs
+    translate run pipeline.py --report report.html
 
 Errors are one line on stderr and exit status 2; a run that fails exits 1.
 """
@@ -46,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the steps' Python environments, one per image, reused by every run (default "
                         "$KFP_TRANSLATE_VENVS, else ~/.cache/kfp-translate/run-venvs)")
     p.add_argument("--summary", metavar="FILE", help="write the run's summary (JSON) here")
+    p.add_argument("--report", metavar="FILE", help="write the run's report here: one HTML page with the graph, "
+                   "phases, inputs, outputs and metrics pictures (docs/report.md)")
     p.add_argument("--s3-endpoint", metavar="URL", help="S3-compatible endpoint (default: a folder under the work dir)")
     p.add_argument("--bucket", help="bucket at --s3-endpoint (credentials from AWS_ACCESS_KEY_ID/..._SECRET_...)")
     p.add_argument("--logs", action="store_true", help="print each step's log when it finishes")
@@ -141,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
         if threading.current_thread() is threading.main_thread() else {}
     try:
+        if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
+            raise RunError(f"--report {args.report}: no such folder (the run did not start)")
         manifest, overrides = load(args.input, args.parameter, args.bucket or "kfp-translate-run")
         work = Path(args.work_dir).resolve()
         store = start_store(args, work)
@@ -167,6 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             data = summarize(result, store, result.run_dir / "outputs")
             Path(args.summary).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        if args.report:
+            from translator.report import write_report
+            from translator.report.local import store_reader, workflow
+
+            bucket = args.bucket or "kfp-translate-run"
+            write_report(workflow(result, bucket, overrides), "argo", args.report, store_reader(store, bucket))
         if stopped_by:
             return 128 + stopped_by[0]
         return 0 if result.phase == "Succeeded" else 1

@@ -54,6 +54,9 @@ class Node:
     pod: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
+    # the template's inputs as resolved for this node (Argo's NodeStatus.inputs)
+    inputs: dict[str, str] = field(default_factory=dict)
+    input_artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
     message: str = ""
     kind: str = "Pod"  # Pod | DAG | Skipped | TaskGroup
     attempt: int = 0

@@ -86,7 +86,7 @@ def _attempt(r: Any, template: dict, values: dict[str, str], artifacts: dict[str
     pod = r.new_pod_name(template["name"], path)
     sandbox = r.work / "pods" / pod
     node = r.add_node(Node(path, template["name"], "Pending", pod=pod, attempt=attempt, hooked=hooked,
-                           log=str(sandbox / "log.txt")))
+                           log=str(sandbox / "log.txt"), inputs=dict(values), input_artifacts=dict(artifacts)))
     r.event("start", node)
     try:
         with r.pod_slots:
@@ -114,6 +114,7 @@ def _execute(r: Any, node: Node, template: dict, values: dict[str, str], artifac
     flat["retries"] = str(attempt)
     scope = lambda: subst.nested(flat)  # noqa: E731
     values = {k: subst.substitute(v, flat, scope, node.path, lenient=True) for k, v in values.items()}
+    node.inputs = dict(values)
     flat.update({f"inputs.parameters.{k}": v for k, v in values.items()})
     body = {k: v for k, v in template.items() if k not in ("memoize", "inputs", "retryStrategy")}
     flat["pod.name"] = node.pod

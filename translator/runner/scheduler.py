@@ -89,7 +89,8 @@ class Scheduler:
             if hit is not None:
                 node = Node(path, name, SUCCEEDED, cached=True, kind=kind, hooked=hooked,
                             parameters=dict(hit["parameters"]),
-                            artifacts={k: ArtifactRef(**v) for k, v in hit["artifacts"].items()})
+                            artifacts={k: ArtifactRef(**v) for k, v in hit["artifacts"].items()},
+                            inputs=dict(values), input_artifacts=dict(arts))
                 r.add_node(node)
                 r.log(f"{path}: cached")
                 r.event("finish", node)
@@ -106,6 +107,8 @@ class Scheduler:
             from .pod import run_container
 
             node = run_container(r, template, values, arts, path, hooked)
+        if not node.inputs and not node.input_artifacts:
+            node.inputs, node.input_artifacts = dict(values), dict(arts)
         if node.phase == SUCCEEDED and key is not None:
             r.cache_put(template, key, node)
         return node
