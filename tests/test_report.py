@@ -5,7 +5,7 @@ way a browser reads it, and the page opened in headless Chromium (what a person 
 One run of the seed's training pipeline (examples/ml_training_pipeline.py) and one of a pipeline
 with every artifact type KFP's UI draws (through `translate run --report`), shared by all tests
 of this module. The seed's packages
-(pandas, scikit-learn, xgboost) go into an environment kept across sessions (KFPT_RUN_VENVS,
+(pandas, scikit-learn, xgboost) go into an environment kept across sessions (the runner's KFP_TRANSLATE_VENVS,
 default ~/.cache/kfp-translate/run-venvs): pip installs them once per machine, not per session.
 """
 from __future__ import annotations
@@ -36,7 +36,6 @@ from .pipelines import reports
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "examples" / "ml_training_pipeline.py"
 SHOWCASE = Path(reports.__file__)
-VENVS = Path(os.environ.get("KFPT_RUN_VENVS") or Path.home() / ".cache" / "kfp-translate" / "run-venvs")
 BUCKET = "report-runs"
 
 
@@ -162,7 +161,7 @@ def runs(minio, tracker, tmp_path_factory):
         env.setenv("AWS_SECRET_ACCESS_KEY", minio.secret_key)
         showcase = pool.submit(translate_main, argv)  # beside the seed's chain of five steps
         [manifest] = translator.translate(str(SEED), backend="argo", artifact_bucket=BUCKET)
-        result = Runner(work / "wd", store=store, jobs=1, venv_dir=VENVS).run(manifest, params)
+        result = Runner(work / "wd", store=store, jobs=1, venv_dir=None).run(manifest, params)
         seed = workflow(result, BUCKET, params)
         assert showcase.result() == 1  # the showcase's `check` fails on purpose
     s3 = minio.client()
