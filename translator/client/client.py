@@ -208,7 +208,6 @@ class Client:
         options = self._options(arguments if arguments is not None else params, enable_caching, service_account)
         if pipeline_name:
             ref = uploads.resolve(self.conn, self.backend, ns, pipeline_name, version)
-            options.pop("enable_caching", None)
             obj = uploads.run_by_reference(self.conn, self.backend, ns, ref, options)
         else:
             source = pipeline_func if pipeline_func is not None else pipeline_package_path

@@ -16,6 +16,7 @@ from .runs import create, dns_label
 OBJECT = {"argo": ("argoproj.io", "v1alpha1", "workflowtemplates", "WorkflowTemplate"),
           "tekton": ("tekton.dev", "v1", "pipelines", "Pipeline")}
 IR_KEY = "pipeline.yaml"
+UPLOADED = "kfp-translate.dev/uploaded-at"  # microseconds: creationTimestamp has whole seconds only
 
 
 def ir_text(source: Any) -> str:
@@ -48,7 +49,11 @@ def versions(conn: Connection, engine: str, namespace: str, pipeline: str | None
     items = conn.call(f"list {kind}s", conn.custom.list_namespaced_custom_object, group, version, namespace, plural,
                       label_selector=selector)["items"]
     out = []
-    for obj in sorted(items, key=lambda o: (o["metadata"].get("creationTimestamp") or "", o["metadata"]["name"])):
+    def order(o: dict[str, Any]) -> tuple[str, str]:
+        meta = o["metadata"]
+        return (meta.get("annotations") or {}).get(UPLOADED) or meta.get("creationTimestamp") or "", meta["name"]
+
+    for obj in sorted(items, key=order):
         meta = obj["metadata"]
         out.append(PipelineVersion(meta["labels"][PIPELINE_NAME], meta["name"], meta["labels"].get(PIPELINE_VERSION, ""),
                                    namespace, engine, (meta.get("annotations") or {}).get(DESCRIPTION, ""),
@@ -72,8 +77,12 @@ def upload(conn: Connection, engine: str, namespace: str, source: Any, pipeline_
     [obj, *_] = translator.translate(text, backend=engine, kind=kind, name=name, **options)
     meta = obj["metadata"]
     meta.setdefault("labels", {}).update({PIPELINE_NAME: pid, PIPELINE_VERSION: dns_label(version)})
+    import datetime
+
+    notes = meta.setdefault("annotations", {})
+    notes[UPLOADED] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if description:
-        meta.setdefault("annotations", {})[DESCRIPTION] = description
+        notes[DESCRIPTION] = description
     stored = create(conn, obj, namespace)
     owner = {"apiVersion": stored["apiVersion"], "kind": kind, "name": name, "uid": stored["metadata"]["uid"]}
     body = {"metadata": {"name": f"{name}-ir", "labels": {KIND: "pipeline-ir", PIPELINE_NAME: pid},

@@ -1,0 +1,161 @@
+"""translator.client on the single-machine cluster, both engines: a run from a pipeline function
+with typed outputs, artifacts and logs read back, runs per experiment, terminate, upload and run
+by reference, the errors of a namespace without manifests/ and of refused credentials.
+
+Recurring runs are in test_client_schedules.py (they wait for cron ticks); the CLI and the CI
+example in test_client_cli.py."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from kubernetes import client as k8s
+
+from e2e.harness import kubeconfig_path
+from translator.client import Client, ClientError
+
+from .client_pipelines import napper, typed_outputs
+
+ENGINES = ["argo", "tekton"]
+
+
+@pytest.fixture(scope="module")
+def manifests(cluster):
+    """This branch's manifests/ applied as `up` applies them (the Tekton scheduler pieces are new)."""
+    from e2e.cluster.apply import Applier
+    from e2e.cluster.up import project_objects
+
+    Applier(cluster.api).apply_all(project_objects(), cluster.namespace)
+    return cluster.namespace
+
+
+def make_client(backend: str, **kw) -> Client:
+    return Client(backend=backend, kubeconfig=str(kubeconfig_path()), **kw)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.mark.parametrize("backend", ENGINES)
+def test_run_from_pipeline_func_typed_outputs_logs_experiment(manifests, backend):
+    c = make_client(backend, ui_url="https://ui.example")
+    experiment = unique("Client Exp")
+    exp = c.create_experiment(experiment, description="from the e2e suite")
+    assert exp.display_name == experiment
+    run = c.create_run_from_pipeline_func(typed_outputs, arguments={"n": 4, "word": "yo"}, run_name="typed run",
+                                          experiment_name=experiment)
+    try:
+        assert run.run_id.startswith("typed-run-") and run.namespace == manifests
+        assert run.url and run.run_id in run.url
+        done = c.wait_for_run_completion(run.run_id, timeout=300)
+        assert done.state == "SUCCEEDED", done.message
+        assert done.outputs == {"Output": "YO!"}
+        produce = done.task("produce")
+        assert produce.outputs == {"count": 8, "ratio": 1.0, "ok": True, "items": ["yo", 4],
+                                   "info": {"word": "yo", "n": 4}, "text": "yo!"}
+        assert type(produce.outputs["count"]) is int and type(produce.outputs["ratio"]) is float
+        art = produce.artifacts["out_data"]
+        assert art.uri.startswith("s3://kfp-artifacts/") and art.metadata == {"rows": 4}
+        assert c.read_artifact(art.uri) == b"yoyoyoyo"
+        lines = [line.text for line in c.logs(run.run_id, task="produce")]
+        assert "client-e2e log line: n=4 word=yo" in lines
+        assert [r.run_id for r in c.list_runs(experiment_name=experiment)] == [run.run_id]
+        assert exp.experiment_id in {e.experiment_id for e in c.list_experiments()}
+        assert run.run_id not in {r.run_id for r in c.list_runs(experiment_name=unique("other"))}
+    finally:
+        c.delete_run(run.run_id)
+        c.delete_experiment(exp.experiment_id)
+    with pytest.raises(ClientError, match=f"no run '{run.run_id}'"):
+        c.get_run(run.run_id)
+
+
+@pytest.mark.parametrize("backend", ENGINES)
+def test_terminate_stops_a_running_run(manifests, backend):
+    c = make_client(backend)
+    run = c.create_run_from_pipeline_func(napper, arguments={"seconds": 600}, run_name=unique("nap"))
+    try:
+        for seen in c.watch_run(run.run_id, timeout=180, poll=0.5):
+            if any(t.name == "nap" and t.state == "RUNNING" for t in seen.tasks):
+                break
+        else:
+            pytest.fail(f"run {run.run_id} ended before its step ran: {seen.state} {seen.message}")
+        started = time.monotonic()
+        c.terminate_run(run.run_id)
+        done = c.wait_for_run_completion(run.run_id, timeout=120)
+        assert done.state == "CANCELED", (done.state, done.message)
+        assert time.monotonic() - started < 120
+        assert done.task("nap").state != "SUCCEEDED"
+    finally:
+        c.delete_run(run.run_id)
+
+
+@pytest.mark.parametrize("backend", ENGINES)
+def test_uploaded_pipeline_runs_by_reference(manifests, backend):
+    c = make_client(backend)
+    name = unique("client-up")
+    v1 = c.upload_pipeline(typed_outputs, pipeline_name=name, description="typed outputs")
+    v2 = c.upload_pipeline_version(typed_outputs, "second", pipeline_name=name)
+    try:
+        assert (v1.version, v2.version) == ("v1", "second")
+        assert [v.version for v in c.list_pipeline_versions(name)] == ["v1", "second"]
+        run = c.run_pipeline(name, arguments={"n": 2, "word": "ab"}, run_name=unique("by-ref"))
+        kind_ref = "workflowTemplateRef" if backend == "argo" else "pipelineRef"
+        assert run.raw["spec"][kind_ref]["name"] == v2.pipeline_version_id
+        done = c.wait_for_run_completion(run.run_id, timeout=300)
+        assert done.state == "SUCCEEDED", done.message
+        assert done.outputs == {"Output": "AB!"} and done.task("produce").outputs["count"] == 4
+        c.delete_run(run.run_id)
+        with pytest.raises(ClientError, match="caching is fixed when a pipeline is uploaded"):
+            c.create_recurring_run(unique("never"), "0 2 * * *", pipeline_name=name, enable_caching=True)
+    finally:
+        c.delete_pipeline(name)
+    assert c.list_pipeline_versions(name) == []
+
+
+# -------------------------------------------------------------------------------- errors
+
+
+def test_unauthorized_is_one_line(cluster):
+    host = cluster.api.configuration.host
+    c = Client(host=host, token="not-a-token", backend="argo", namespace="kfp",
+               ssl_ca_cert=cluster.api.configuration.ssl_ca_cert)
+    with pytest.raises(ClientError) as err:
+        c.list_runs()
+    assert str(err.value).startswith(f"unauthorized at {host}: the API server refused the credentials")
+
+
+@pytest.fixture
+def bare_namespace(cluster):
+    """A namespace without this project's manifests/ (deleted afterwards)."""
+    name = unique("kfpt-client-bare")
+    core = k8s.CoreV1Api(cluster.api)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+def test_missing_prerequisites_name_the_manifest(manifests, bare_namespace, cluster):
+    argo = make_client("argo", namespace=bare_namespace)
+    with pytest.raises(ClientError) as err:
+        argo.create_run_from_pipeline_func(typed_outputs)
+    assert str(err.value) == (
+        f"prerequisites: artifact repository (ConfigMap artifact-repositories, and the workflow controller has no "
+        f"default) is missing in namespace {bare_namespace}: install it with `kubectl apply -k manifests/overlays/argo "
+        f"-n {bare_namespace}` (manifests/components/argo/artifact-repository.yaml)")
+    core = k8s.CoreV1Api(cluster.api)
+    repo = core.read_namespaced_config_map("artifact-repositories", manifests)
+    core.create_namespaced_config_map(bare_namespace, k8s.V1ConfigMap(
+        metadata=k8s.V1ObjectMeta(name="artifact-repositories", annotations=repo.metadata.annotations), data=repo.data))
+    with pytest.raises(ClientError, match=r"cache ConfigMap kfp-translate-cache is missing in namespace .*"
+                                          r"\(manifests/components/argo/memoization-cache.yaml\)"):
+        argo.create_run_from_pipeline_func(typed_outputs, enable_caching=True)
+    tekton = make_client("tekton", namespace=bare_namespace)
+    with pytest.raises(ClientError, match=r"artifact store Secret kfp-translate-artifacts is missing in namespace .*"
+                                          r"overlays/tekton .*\(manifests/components/tekton/artifact-store.yaml\)"):
+        tekton.create_run_from_pipeline_func(typed_outputs)
+    with pytest.raises(ClientError, match=r"the Tekton scheduler \(ServiceAccount kfp-translate-scheduler\) is missing "
+                                          r".*\(manifests/components/tekton/scheduler.yaml\)"):
+        tekton.create_recurring_run("nightly", "0 2 * * *", pipeline_func=napper)
+    assert argo.list_runs() == [] and tekton.list_runs() == []  # nothing was created half-way
