@@ -46,3 +46,13 @@ def nap(seconds: int) -> str:
 @dsl.pipeline(name="client-nap")
 def napper(seconds: int = 300):
     nap(seconds=seconds).set_caching_options(False)
+
+
+@dsl.component(base_image=IMAGE)
+def fail(reason: str):
+    raise SystemExit(f"failing on purpose: {reason}")
+
+
+@dsl.pipeline(name="client-fails")
+def fails(reason: str = "test"):
+    fail(reason=reason).set_caching_options(False)
