@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -16,7 +17,13 @@ from .runs import create, dns_label
 OBJECT = {"argo": ("argoproj.io", "v1alpha1", "workflowtemplates", "WorkflowTemplate"),
           "tekton": ("tekton.dev", "v1", "pipelines", "Pipeline")}
 IR_KEY = "pipeline.yaml"
+VERSION_NAME = "kfp-translate.dev/version-name"  # the version as given (its label is a label value)
 UPLOADED = "kfp-translate.dev/uploaded-at"  # microseconds: creationTimestamp has whole seconds only
+
+
+def label_value(text: str) -> str:
+    """A Kubernetes label value for any text (63 characters, alphanumeric at both ends)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63].strip("-_.")
 
 
 def ir_text(source: Any) -> str:
@@ -55,8 +62,10 @@ def versions(conn: Connection, engine: str, namespace: str, pipeline: str | None
 
     for obj in sorted(items, key=order):
         meta = obj["metadata"]
-        out.append(PipelineVersion(meta["labels"][PIPELINE_NAME], meta["name"], meta["labels"].get(PIPELINE_VERSION, ""),
-                                   namespace, engine, (meta.get("annotations") or {}).get(DESCRIPTION, ""),
+        notes = meta.get("annotations") or {}
+        out.append(PipelineVersion(meta["labels"][PIPELINE_NAME], meta["name"],
+                                   notes.get(VERSION_NAME) or meta["labels"].get(PIPELINE_VERSION, ""),
+                                   namespace, engine, notes.get(DESCRIPTION, ""),
                                    meta.get("creationTimestamp")))
     return out
 
@@ -76,10 +85,11 @@ def upload(conn: Connection, engine: str, namespace: str, source: Any, pipeline_
     kind = OBJECT[engine][3]
     [obj, *_] = translator.translate(text, backend=engine, kind=kind, name=name, **options)
     meta = obj["metadata"]
-    meta.setdefault("labels", {}).update({PIPELINE_NAME: pid, PIPELINE_VERSION: dns_label(version)})
+    meta.setdefault("labels", {}).update({PIPELINE_NAME: pid, PIPELINE_VERSION: label_value(version)})
     import datetime
 
     notes = meta.setdefault("annotations", {})
+    notes[VERSION_NAME] = version
     notes[UPLOADED] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if description:
         notes[DESCRIPTION] = description
