@@ -11,7 +11,7 @@ from typing import Any
 
 from .connection import Connection
 from .errors import ClientError, NotFound
-from .model import EXPERIMENT, KIND, SCHEDULE, RecurringRun
+from .model import EXPERIMENT, KIND, RUN_NAME, SCHEDULE, RecurringRun
 from .runs import dns_label
 
 SCHEDULER = "kfp-translate-scheduler"  # ServiceAccount and script ConfigMap of manifests/components/tekton
@@ -19,6 +19,7 @@ SCHEDULER_MANIFEST = "manifests/components/tekton/scheduler.yaml"
 SCRIPT_KEY = "create_run.py"
 DEFAULT_IMAGE = "python:3.12-slim"
 CRON = ("argoproj.io", "v1alpha1", "cronworkflows")
+MAX = "kfp-translate.dev/max-concurrency"  # annotation on the CronWorkflow / CronJob
 
 
 def argo_cron(workflow_spec: dict[str, Any], meta: dict[str, Any], name: str, cron: str, timezone: str | None,
@@ -38,7 +39,8 @@ def argo_cron(workflow_spec: dict[str, Any], meta: dict[str, Any], name: str, cr
     if timezone:
         cron_spec["timezone"] = timezone
     body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow",
-            "metadata": {"name": name, "labels": {**labels, SCHEDULE: name}, "annotations": dict(meta.get("annotations") or {})},
+            "metadata": {"name": name, "labels": {**labels, SCHEDULE: name},
+                         "annotations": {**dict(meta.get("annotations") or {}), MAX: str(max_concurrency or 0)}},
             "spec": cron_spec}
     return body, semaphore
 
@@ -82,7 +84,8 @@ def tekton_cronjob(run: dict[str, Any], name: str, cron: str, timezone: str | No
         spec["timeZone"] = timezone
     cronjob = {"apiVersion": "batch/v1", "kind": "CronJob",
                "metadata": {"name": name, "labels": {**labels, KIND: "schedule"},
-                            "annotations": {"kfp-translate.dev/max-concurrency": str(max_concurrency or 0)}},
+                            "annotations": {MAX: str(max_concurrency or 0),
+                                            **{k: v for k, v in (meta.get("annotations") or {}).items() if k == RUN_NAME}}},
                "spec": spec}
     return cronjob, template
 
@@ -134,16 +137,10 @@ def _own(conn: Connection, namespace: str, configmap: str, owner: dict[str, Any]
 def to_recurring(engine: str, obj: dict[str, Any]) -> RecurringRun:
     meta, spec = obj["metadata"], obj.get("spec") or {}
     labels = meta.get("labels") or {}
-    if engine == "argo":
-        limit = 1 if spec.get("concurrencyPolicy") == "Forbid" else None
-        for sem in (spec.get("workflowSpec") or {}).get("synchronization", {}).get("semaphores", []):
-            limit = limit or -1  # the limit lives in the semaphore ConfigMap
-        cron = (spec.get("schedules") or [spec.get("schedule", "")])[0]
-    else:
-        limit = int((meta.get("annotations") or {}).get("kfp-translate.dev/max-concurrency", "0")) or None
-        cron = spec.get("schedule", "")
-    return RecurringRun(meta["name"], meta["name"], meta.get("namespace", ""), engine, cron,
-                        limit if limit != -1 else None, not spec.get("suspend", False), labels.get(EXPERIMENT), obj)
+    limit = int((meta.get("annotations") or {}).get(MAX, "0")) or None
+    cron = (spec.get("schedules") or [spec.get("schedule", "")])[0] if engine == "argo" else spec.get("schedule", "")
+    return RecurringRun(meta["name"], (meta.get("annotations") or {}).get(RUN_NAME, meta["name"]), meta.get("namespace", ""),
+                        engine, cron, limit, not spec.get("suspend", False), labels.get(EXPERIMENT), obj)
 
 
 def list_schedules(conn: Connection, engine: str, namespace: str, experiment: str | None) -> list[RecurringRun]:
