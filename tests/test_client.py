@@ -223,3 +223,24 @@ def test_every_manifest_is_in_the_kustomization():
             continue
         for doc in load_documents(file):
             assert _key(doc) in built, f"{file} is not part of manifests/kustomization.yaml"
+
+
+def test_readme_client_flow_matches_the_api():
+    """Every `client.METHOD(...)` call of the README's client flow exists and takes those arguments
+    (inspect.signature.bind): the README cannot drift from the API. (Running the seed's pipeline
+    itself takes over 15 minutes on the e2e cluster; the calls run there in e2e/tests/test_client*.py.)"""
+    import ast
+    import inspect
+
+    text = (REPO / "README.md").read_text()
+    start = text.index("from translator.client import Client")
+    block = text[text.rindex("```python", 0, start) + len("```python"):text.index("```", start)]
+    calls = [n for n in ast.walk(ast.parse(block)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and isinstance(n.func.value, ast.Name) and n.func.value.id == "client"]
+    assert len(calls) >= 8
+    for call in calls:
+        method = getattr(Client, call.func.attr)
+        inspect.signature(method).bind(None, *[None] * len(call.args), **{k.arg: None for k in call.keywords})
+    for call in [n for n in ast.walk(ast.parse(block)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                 and n.func.id == "Client"]:
+        inspect.signature(Client).bind(**{k.arg: None for k in call.keywords})

@@ -68,3 +68,39 @@ def test_recurring_run_fires_and_respects_max_concurrency(manifests, cluster):  
             clients[e].delete_recurring_run(names[e])
     for e in ENGINES:
         assert names[e] not in {s.recurring_run_id for s in clients[e].list_recurring_runs()}
+
+
+def test_max_concurrency_two(manifests, cluster):  # noqa: F811
+    """max_concurrency=2 and runs that outlast three ticks: Tekton's creator skips the third tick;
+    Argo starts it but its semaphore holds it Pending while two run (the documented difference)."""
+    clients = {e: make_client(e) for e in ENGINES}
+    names = {e: unique(f"two-at-a-time-{e}") for e in ENGINES}
+    for e in ENGINES:
+        clients[e].create_recurring_run(names[e], "* * * * *", pipeline_func=napper, arguments={"seconds": 400},
+                                        max_concurrency=2)
+    created = time.time()
+    try:
+        assert clients["argo"].get_recurring_run(names["argo"]).max_concurrency == 2
+        third_tick = _next_minute(_next_minute(_next_minute(created))) + 1
+        deadline = third_tick + 50
+        runs: dict[str, list] = {}
+        while time.time() < deadline:
+            runs = {e: clients[e].list_runs(recurring_run_id=names[e]) for e in ENGINES}
+            running = {e: sum(r.state == "RUNNING" for r in runs[e]) for e in ENGINES}
+            assert max(running.values()) <= 2, f"more than two runs at a time: {running}"
+            assert len(runs["tekton"]) <= 2, f"Tekton started a third run: {[r.run_id for r in runs['tekton']]}"
+            skipped = "skipped: 2 of at most 2 runs unfinished" in _creator_logs(cluster, names["tekton"])
+            if time.time() > third_tick + 5 and len(runs["argo"]) == 3 and len(runs["tekton"]) == 2 and skipped:
+                break
+            time.sleep(3)
+        assert len(runs["tekton"]) == 2 and "skipped: 2 of at most 2 runs unfinished" in _creator_logs(cluster, names["tekton"])
+        states = sorted(r.state for r in runs["argo"])
+        assert len(states) == 3 and states.count("PENDING") >= 1 and states.count("RUNNING") <= 2, states
+        waiting = [r for r in runs["argo"] if r.state == "PENDING"]
+        assert any("lock" in r.message.lower() or "semaphore" in r.message.lower() for r in waiting), \
+            [r.message for r in waiting]
+    finally:
+        for e in ENGINES:
+            for run in clients[e].list_runs(recurring_run_id=names[e]):
+                clients[e].delete_run(run.run_id)
+            clients[e].delete_recurring_run(names[e])

@@ -41,6 +41,7 @@ class Client:
         self.ui_url = (ui_url or os.environ.get("KFP_TRANSLATE_UI_URL") or "").rstrip("/") or None
         self.translate_options = dict(translate_options or {})
         self.scheduler_image = scheduler_image
+        self._buckets: dict[str, str | None] = {}  # Tekton artifact store bucket per namespace
 
     # ----------------------------------------------------------------- helpers
 
@@ -54,13 +55,17 @@ class Client:
         """The Tekton artifact store's bucket (for artifact URIs), when we may read its Secret."""
         import base64
 
+        if namespace in self._buckets:
+            return self._buckets[namespace]
         name = self.translate_options.get("artifact_store", "kfp-translate-artifacts")
+        self._buckets[namespace] = None
         try:
             secret = self.conn.call("read the artifact store Secret", self.conn.core.read_namespaced_secret, name, namespace)
         except ClientError:
             return None
         value = (secret.data or {}).get("KFP_TRANSLATE_BUCKET")
-        return base64.b64decode(value).decode() if value else None
+        self._buckets[namespace] = base64.b64decode(value).decode() if value else None
+        return self._buckets[namespace]
 
     def _options(self, arguments: dict[str, Any] | None, enable_caching: bool | None,
                  service_account: str | None) -> dict[str, Any]:

@@ -115,10 +115,9 @@ def connect(host: str | None = None, token: str | None = None, *, kubeconfig: st
         try:
             conf = client.Configuration()
             config.load_kube_config(config_file=path, context=context, client_configuration=conf)
-            _, active = config.list_kube_config_contexts(config_file=path)
-            if context:
-                active = next(c for c in config.list_kube_config_contexts(config_file=path)[0] if c["name"] == context)
-        except (ConfigException, StopIteration, OSError, ValueError) as exc:
+            contexts, active = config.list_kube_config_contexts(config_file=path)
+            active = next((c for c in contexts if c["name"] == context), active) if context else active
+        except (ConfigException, OSError, ValueError) as exc:
             raise ClientError(f"kubeconfig {path} is not usable: {' '.join(str(exc).split())}",
                               element="kubeconfig") from None
         conf.retries = 0
