@@ -72,7 +72,7 @@ def test_run_from_pipeline_func_typed_outputs_logs_experiment(manifests, backend
 
 
 @pytest.mark.parametrize("backend", ENGINES)
-def test_terminate_stops_a_running_run(manifests, backend):
+def test_logs_follow_and_terminate_a_running_run(manifests, backend):
     c = make_client(backend)
     run = c.create_run_from_pipeline_func(napper, arguments={"seconds": 600}, run_name=unique("nap"))
     try:
@@ -81,6 +81,9 @@ def test_terminate_stops_a_running_run(manifests, backend):
                 break
         else:
             pytest.fail(f"run {run.run_id} ended before its step ran: {seen.state} {seen.message}")
+        streamed = c.logs(run.run_id, task="nap", follow=True)  # a running step's log, as it is written
+        assert any(line.text == "napping" for line in streamed)
+        streamed.close()
         started = time.monotonic()
         c.terminate_run(run.run_id)
         done = c.wait_for_run_completion(run.run_id, timeout=120)
