@@ -244,3 +244,8 @@ def test_readme_client_flow_matches_the_api():
     for call in [n for n in ast.walk(ast.parse(block)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
                  and n.func.id == "Client"]:
         inspect.signature(Client).bind(**{k.arg: None for k in call.keywords})
+
+
+def test_cli_artifact_store_flag_is_tekton_only():
+    done = _translate_cli("submit", "x.yaml", "--backend", "argo", "--artifact-store", "mine")
+    assert done.returncode == 2 and done.stderr.strip() == "translate submit: --artifact-store: applies to --backend tekton only"

@@ -162,3 +162,19 @@ def test_missing_prerequisites_name_the_manifest(manifests, bare_namespace, clus
                                           r".*\(manifests/components/tekton/scheduler.yaml\)"):
         tekton.create_recurring_run("nightly", "0 2 * * *", pipeline_func=napper)
     assert argo.list_runs() == [] and tekton.list_runs() == []  # nothing was created half-way
+
+
+def test_forbidden_names_the_role(bare_namespace, cluster):
+    """A real ServiceAccount token without the client's Role: 403, one line naming the Role's file."""
+    core = k8s.CoreV1Api(cluster.api)
+    core.create_namespaced_service_account(bare_namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="nobody")))
+    token = core.create_namespaced_service_account_token("nobody", bare_namespace, k8s.AuthenticationV1TokenRequest(
+        spec=k8s.V1TokenRequestSpec(audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=600))
+    ).status.token
+    c = Client(host=cluster.api.configuration.host, token=token, backend="argo", namespace=bare_namespace,
+               ssl_ca_cert=cluster.api.configuration.ssl_ca_cert)
+    with pytest.raises(ClientError) as err:
+        c.list_runs()
+    text = str(err.value)
+    assert text.startswith(f"forbidden at {cluster.api.configuration.host}: ") and "nobody" in text
+    assert text.endswith("(the rights a user needs are in manifests/base/client-rbac.yaml)") and "\n" not in text

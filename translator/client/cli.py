@@ -44,6 +44,10 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     caching = p.add_mutually_exclusive_group()
     caching.add_argument("--enable-caching", dest="enable_caching", action="store_true", default=None)
     caching.add_argument("--disable-caching", dest="enable_caching", action="store_false")
+    p.add_argument("--artifact-repository", metavar="CONFIGMAP[:KEY]",
+                   help="Argo: the artifact repository ConfigMap (default: the namespace's default)")
+    p.add_argument("--artifact-store", metavar="SECRET",
+                   help="Tekton: the artifact store Secret (default: kfp-translate-artifacts)")
     p.add_argument("--pipeline", metavar="NAME", help="run an uploaded pipeline by reference (instead of INPUT)")
     p.add_argument("--version", help="with --pipeline: the version (default: the latest)")
 
@@ -53,9 +57,18 @@ def _client(args: argparse.Namespace) -> Any:
 
     from .client import Client
 
+    options: dict[str, Any] = {}
+    if getattr(args, "artifact_repository", None):
+        configmap, _, key = args.artifact_repository.partition(":")
+        options["artifact_repository_ref"] = (configmap, key or "default-v1")
+    if getattr(args, "artifact_store", None):
+        options["artifact_store"] = args.artifact_store
+    for flag, key in (("--artifact-repository", "artifact_repository_ref"), ("--artifact-store", "artifact_store")):
+        if key in options and (key == "artifact_store") != (args.backend == "tekton"):
+            raise TranslateError(f"applies to --backend {'tekton' if key == 'artifact_store' else 'argo'} only", element=flag)
     return Client(host=args.host, token=args.token or os.environ.get("KFP_TRANSLATE_TOKEN"), backend=args.backend,
                   namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context, ui_url=args.ui_url,
-                  verify_ssl=not args.insecure_skip_tls_verify, ssl_ca_cert=args.ca_cert)
+                  verify_ssl=not args.insecure_skip_tls_verify, ssl_ca_cert=args.ca_cert, translate_options=options)
 
 
 def _guard(prog: str, body: Callable[[], int]) -> int:
