@@ -178,3 +178,38 @@ def test_forbidden_names_the_role(bare_namespace, cluster):
     text = str(err.value)
     assert text.startswith(f"forbidden at {cluster.api.configuration.host}: ") and "nobody" in text
     assert text.endswith("(the rights a user needs are in manifests/base/client-rbac.yaml)") and "\n" not in text
+
+
+@pytest.mark.parametrize("backend", ENGINES)
+def test_client_role_is_enough(bare_namespace, cluster, backend):
+    """A ServiceAccount bound only to manifests/base/client-rbac.yaml's Role, in a namespace set up
+    with manifests/ as `up` applies it: every call of the flow works with those rights alone."""
+    from e2e.cluster.apply import Applier
+    from e2e.cluster.up import project_objects
+
+    Applier(cluster.api).apply_all(project_objects(), bare_namespace)
+    core, rbac = k8s.CoreV1Api(cluster.api), k8s.RbacAuthorizationV1Api(cluster.api)
+    core.create_namespaced_service_account(bare_namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="ci")))
+    rbac.create_namespaced_role_binding(bare_namespace, {
+        "metadata": {"name": "ci-client"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kfp-translate-client"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": bare_namespace}]})
+    token = core.create_namespaced_service_account_token("ci", bare_namespace, k8s.AuthenticationV1TokenRequest(
+        spec=k8s.V1TokenRequestSpec(audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=900))
+    ).status.token
+    c = Client(host=cluster.api.configuration.host, token=token, backend=backend, namespace=bare_namespace,
+               ssl_ca_cert=cluster.api.configuration.ssl_ca_cert)
+    c.create_experiment("rbac")
+    run = c.create_run_from_pipeline_func(typed_outputs, arguments={"n": 1, "word": "z"}, experiment_name="rbac")
+    done = c.wait_for_run_completion(run.run_id, timeout=300)
+    assert done.state == "SUCCEEDED", done.message
+    art = done.task("produce").artifacts["out_data"]
+    assert c.read_artifact(art.uri) == b"z"
+    assert any(line.text == "client-e2e log line: n=1 word=z" for line in c.logs(run.run_id, task="produce"))
+    assert [e.experiment_id for e in c.list_experiments()] == ["rbac"]
+    version = c.upload_pipeline(typed_outputs, pipeline_name="rbac-pipeline")
+    schedule = c.create_recurring_run("rbac-nightly", "0 2 * * *", pipeline_name="rbac-pipeline", max_concurrency=1)
+    c.disable_recurring_run(schedule.recurring_run_id)
+    c.delete_recurring_run(schedule.recurring_run_id)
+    c.delete_pipeline_version(version.pipeline_version_id)
+    c.delete_run(run.run_id)
