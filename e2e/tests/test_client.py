@@ -103,7 +103,7 @@ def test_uploaded_pipeline_runs_by_reference(manifests, backend):
     try:
         assert (v1.version, v2.version) == ("v1", "second")
         assert [v.version for v in c.list_pipeline_versions(name)] == ["v1", "second"]
-        run = c.run_pipeline(name, arguments={"n": 2, "word": "ab"}, run_name=unique("by-ref"))
+        run = c.run_pipeline(pipeline_name=name, arguments={"n": 2, "word": "ab"}, run_name=unique("by-ref"))
         kind_ref = "workflowTemplateRef" if backend == "argo" else "pipelineRef"
         assert run.raw["spec"][kind_ref]["name"] == v2.pipeline_version_id
         done = c.wait_for_run_completion(run.run_id, timeout=300)

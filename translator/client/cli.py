@@ -156,7 +156,8 @@ def submit(argv: Sequence[str]) -> int:
             if args.enable_caching is not None:
                 raise TranslateError("caching is fixed when a pipeline is uploaded (translate upload --enable-caching)",
                                      element="--enable-caching")
-            run = client.run_pipeline(args.pipeline, args.version, params, args.run_name, args.experiment,
+            run = client.run_pipeline(pipeline_name=args.pipeline, version=args.version, arguments=params,
+                                      run_name=args.run_name, experiment_name=args.experiment,
                                       service_account=args.service_account)
         else:
             run = client.create_run_from_pipeline_package(args.input, params, args.run_name, args.experiment,
@@ -250,7 +251,7 @@ def schedule(argv: Sequence[str]) -> int:
     create.add_argument("name", help="the recurring run's name")
     create.add_argument("input", nargs="?", help="pipeline IR or FILE.py[:FUNCTION] (or --pipeline NAME)")
     create.add_argument("--cron", required=True, help="cron expression, 5 fields ('0 2 * * *')")
-    create.add_argument("--max-concurrency", type=int, help="at most this many runs at a time")
+    create.add_argument("--max-concurrency", type=int, default=1, help="at most this many runs at a time (default 1, as kfp's; 0: no limit)")
     create.add_argument("--timezone", help="IANA time zone of the schedule")
     create.add_argument("--disabled", action="store_true", help="create it paused")
     _run_flags(create)
@@ -269,7 +270,7 @@ def schedule(argv: Sequence[str]) -> int:
         if args.action == "create":
             made = client.create_recurring_run(
                 args.name, args.cron, pipeline_package_path=args.input, pipeline_name=args.pipeline,
-                version=args.version, arguments=dict(args.parameter), max_concurrency=args.max_concurrency,
+                version=args.version, arguments=dict(args.parameter), max_concurrency=args.max_concurrency or None,
                 experiment_name=args.experiment, enabled=not args.disabled, enable_caching=args.enable_caching,
                 timezone=args.timezone, service_account=args.service_account)
             print(f"recurring run {made.recurring_run_id} created ({made.cron_expression}, "

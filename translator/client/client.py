@@ -111,15 +111,31 @@ class Client:
         obj = self._run_object(pipeline_file, self._options(arguments, enable_caching, service_account))
         return self._submit(obj, namespace, run_name, experiment_name)
 
-    def run_pipeline(self, pipeline_name: str, version: str | None = None, arguments: dict[str, Any] | None = None,
-                     run_name: str | None = None, experiment_name: str | None = None, namespace: str | None = None,
-                     service_account: str | None = None) -> Run:
-        """A run of an uploaded pipeline (its latest version unless `version`), by reference."""
+    def run_pipeline(self, experiment_id: str | None = None, job_name: str | None = None,
+                     pipeline_package_path: str | None = None, params: dict[str, Any] | None = None,
+                     pipeline_id: str | None = None, version_id: str | None = None,
+                     enable_caching: bool | None = None, service_account: str | None = None, *,
+                     pipeline_name: str | None = None, version: str | None = None,
+                     arguments: dict[str, Any] | None = None, run_name: str | None = None,
+                     experiment_name: str | None = None, namespace: str | None = None) -> Run:
+        """kfp.Client.run_pipeline's shape: a run of an uploaded pipeline by reference
+        (`pipeline_name`/`pipeline_id`, its latest version unless `version`/`version_id`), or of
+        a package (`pipeline_package_path`). `arguments`/`params`, `run_name`/`job_name` and
+        `experiment_name`/`experiment_id` are the same thing under kfp's two spellings."""
+        arguments = arguments if arguments is not None else params
+        run_name, experiment = run_name or job_name, experiment_name or experiment_id
+        if pipeline_package_path:
+            return self.create_run_from_pipeline_package(pipeline_package_path, arguments, run_name, experiment,
+                                                         enable_caching, namespace, service_account)
+        name = pipeline_name or pipeline_id
+        if not name:
+            raise ClientError("give pipeline_name (an uploaded pipeline) or pipeline_package_path", element="run_pipeline")
         ns = self._ns(namespace)
         self.conn.require_engine(self.backend)
-        ref = uploads.resolve(self.conn, self.backend, ns, pipeline_name, version)
-        obj = uploads.run_by_reference(self.conn, self.backend, ns, ref, self._options(arguments, None, service_account))
-        return self._submit(obj, ns, run_name, experiment_name)
+        ref = uploads.resolve(self.conn, self.backend, ns, name, version or version_id)
+        obj = uploads.run_by_reference(self.conn, self.backend, ns, ref,
+                                       self._options(arguments, enable_caching, service_account))
+        return self._submit(obj, ns, run_name, experiment)
 
     def get_run(self, run_id: str, namespace: str | None = None) -> Run:
         ns = self._ns(namespace)
@@ -193,13 +209,14 @@ class Client:
     def create_recurring_run(self, job_name: str, cron_expression: str, pipeline_func: Any = None,
                              pipeline_package_path: str | None = None, pipeline_name: str | None = None,
                              version: str | None = None, arguments: dict[str, Any] | None = None,
-                             params: dict[str, Any] | None = None, max_concurrency: int | None = None,
+                             params: dict[str, Any] | None = None, max_concurrency: int | None = 1,
                              experiment_name: str | None = None, experiment_id: str | None = None,
                              enabled: bool = True, enable_caching: bool | None = None, timezone: str | None = None,
                              namespace: str | None = None, service_account: str | None = None) -> RecurringRun:
         """Runs on a cron schedule (`cron_expression`, 5 fields, in `timezone`); at most
-        `max_concurrency` at a time (Argo: 1 skips a tick while a run is going, more queue;
-        Tekton: a tick is skipped while as many runs are unfinished)."""
+        `max_concurrency` at a time (1, as in kfp, unless given; None: no limit. Argo: 1 skips a
+        tick while a run is going, more queue; Tekton: a tick is skipped while as many runs are
+        unfinished)."""
         from backends.argo.options import check_schedule, check_timezone
 
         ns = self._ns(namespace)
