@@ -213,3 +213,43 @@ def test_client_role_is_enough(bare_namespace, cluster, backend):
     c.delete_recurring_run(schedule.recurring_run_id)
     c.delete_pipeline_version(version.pipeline_version_id)
     c.delete_run(run.run_id)
+
+
+def test_in_cluster_config(bare_namespace, cluster):
+    """Client() inside a pod, with nothing but its ServiceAccount (bound to the client's Role):
+    the in-cluster configuration and the pod's namespace. The pod runs this checkout's code from a
+    hostPath (the single-machine cluster's pods share this host's files)."""
+    import os
+    from pathlib import Path
+
+    from e2e.cluster.apply import Applier, kustomize_build
+
+    if os.environ.get("KFPT_E2E_HOST_NETWORK", "1") == "0":
+        pytest.skip("pods do not share this host's files (KFPT_E2E_HOST_NETWORK=0): no checkout to mount")
+    repo = Path(__file__).resolve().parents[2]
+    site = next((repo / ".venv" / "lib").glob("python3*/site-packages"))
+    Applier(cluster.api).apply_all(kustomize_build(repo / "manifests" / "base"), bare_namespace)
+    core, rbac = k8s.CoreV1Api(cluster.api), k8s.RbacAuthorizationV1Api(cluster.api)
+    core.create_namespaced_service_account(bare_namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="ci")))
+    rbac.create_namespaced_role_binding(bare_namespace, {
+        "metadata": {"name": "ci-client"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kfp-translate-client"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": bare_namespace}]})
+    script = ("import sys; sys.path[:0] = ['/src', '/src/" + str(site.relative_to(repo)) + "']\n"
+              "from translator.client import Client\n"
+              "c = Client(backend='tekton')\n"
+              "print('in-cluster', c.namespace, len(c.list_runs()), len(c.list_experiments()))\n")
+    core.create_namespaced_pod(bare_namespace, {
+        "metadata": {"name": "client-in-cluster"},
+        "spec": {"serviceAccountName": "ci", "restartPolicy": "Never",
+                 "containers": [{"name": "main", "image": "python:3.11-slim", "command": ["python3", "-c", script],
+                                 "volumeMounts": [{"name": "src", "mountPath": "/src", "readOnly": True}]}],
+                 "volumes": [{"name": "src", "hostPath": {"path": str(repo), "type": "Directory"}}]}})
+    pod = core.read_namespaced_pod("client-in-cluster", bare_namespace)
+    deadline = time.monotonic() + 120
+    while pod.status.phase not in ("Succeeded", "Failed") and time.monotonic() < deadline:
+        time.sleep(1)
+        pod = core.read_namespaced_pod("client-in-cluster", bare_namespace)
+    log = core.read_namespaced_pod_log("client-in-cluster", bare_namespace)
+    assert pod.status.phase == "Succeeded", log
+    assert log.strip().splitlines()[-1] == f"in-cluster {bare_namespace} 0 0"
