@@ -253,3 +253,84 @@ def test_in_cluster_config(bare_namespace, cluster):
     log = core.read_namespaced_pod_log("client-in-cluster", bare_namespace)
     assert pod.status.phase == "Succeeded", log
     assert log.strip().splitlines()[-1] == f"in-cluster {bare_namespace} 0 0"
+
+
+@pytest.fixture(scope="module")
+def apiserver_without_engines(tmp_path_factory):
+    """A second, private kube-apiserver (with its own etcd) where neither Argo nor Tekton was ever
+    installed: the real 404s of a cluster without the engines' CRDs. Stopped afterwards."""
+    import socket
+    import ssl
+    import subprocess
+    import urllib.request
+
+    import yaml
+
+    from e2e.cluster import build
+    from e2e.cluster.up import _b64, state_dir
+
+    tmp_path = tmp_path_factory.mktemp("bare-apiserver")
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    kube, pki = str(build.ensure("kube")), state_dir() / "pki"
+    etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+    log = open(tmp_path / "control-plane.log", "ab")
+    procs = [subprocess.Popen([kube, "etcd", "--data-dir", str(tmp_path / "etcd"),
+                               "--listen-client-url", f"http://127.0.0.1:{etcd_port}",
+                               "--listen-peer-url", f"http://127.0.0.1:{peer_port}"],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)]
+    procs.append(subprocess.Popen([
+        kube, "apiserver", f"--etcd-servers=http://127.0.0.1:{etcd_port}", "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1", f"--secure-port={api_port}", f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}", f"--client-ca-file={pki / 'ca.crt'}",
+        f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        "--service-cluster-ip-range=10.97.0.0/16", "--authorization-mode=RBAC", "--endpoint-reconciler-type=none",
+        "--profiling=false"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    try:
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{api_port}/readyz", context=ctx, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "control-plane.log").read_text()[-3000:]
+            time.sleep(0.5)
+        config = {"apiVersion": "v1", "kind": "Config", "current-context": "bare",
+                  "clusters": [{"name": "bare", "cluster": {"server": f"https://127.0.0.1:{api_port}",
+                                                            "certificate-authority-data": _b64(pki / "ca.crt")}}],
+                  "users": [{"name": "admin", "user": {"client-certificate-data": _b64(pki / "admin.crt"),
+                                                       "client-key-data": _b64(pki / "admin.key")}}],
+                  "contexts": [{"name": "bare", "context": {"cluster": "bare", "user": "admin", "namespace": "ml"}}]}
+        (tmp_path / "kubeconfig").write_text(yaml.safe_dump(config))
+        yield tmp_path / "kubeconfig", f"https://127.0.0.1:{api_port}"
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+@pytest.mark.parametrize("backend,crd", [("argo", "workflows.argoproj.io"), ("tekton", "pipelineruns.tekton.dev")])
+def test_missing_crds_on_a_real_apiserver(apiserver_without_engines, backend, crd):
+    kubeconfig, host = apiserver_without_engines
+    c = Client(backend=backend, kubeconfig=str(kubeconfig))
+    for call in (lambda: c.create_run_from_pipeline_func(typed_outputs), c.list_runs,
+                 lambda: c.upload_pipeline(typed_outputs)):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert str(err.value) == (f"{'Argo Workflows' if backend == 'argo' else 'Tekton Pipelines'} is not installed on "
+                                  f"{host}: no CRD {crd} (install it with `kubectl apply -k manifests/engines/{backend}`, "
+                                  f"then `kubectl apply -k manifests/overlays/{backend} -n ml`)")
