@@ -6,6 +6,7 @@ Recurring runs are in test_client_schedules.py (they wait for cron ticks); the C
 example in test_client_cli.py."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -18,6 +19,25 @@ from translator.client import Client, ClientError
 from .client_pipelines import napper, typed_outputs
 
 ENGINES = ["argo", "tekton"]
+
+
+def _wanted() -> list[str]:
+    return [p.strip() for p in os.environ.get("KFPT_E2E_CLIENT", "").split(",") if p.strip()]
+
+
+def selectable(test):
+    """KFPT_E2E_CLIENT=part,part,...: run only the client tests whose id holds one of the parts
+    (`name` or `name[param]`; CI's subset); unset: all of them, as `make e2e` alone runs
+    everything. A mark, so an unselected test sets up no fixture (no cluster objects, no apiserver)."""
+    chosen = not _wanted() or any(p.split("[")[0] in test.__name__ for p in _wanted())
+    return pytest.mark.skipif(not chosen, reason=f"not selected by KFPT_E2E_CLIENT={os.environ.get('KFPT_E2E_CLIENT')}")(test)
+
+
+@pytest.fixture(autouse=True)
+def client_selected(request):
+    """The `name[param]` half of KFPT_E2E_CLIENT: one parameter of a selected test."""
+    if _wanted() and not any(p in request.node.nodeid for p in _wanted()):
+        pytest.skip(f"client test not selected by KFPT_E2E_CLIENT={os.environ['KFPT_E2E_CLIENT']}")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +58,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
+@selectable
 @pytest.mark.parametrize("backend", ENGINES)
 def test_run_from_pipeline_func_typed_outputs_logs_experiment(manifests, backend):
     c = make_client(backend, ui_url="https://ui.example")
@@ -71,6 +92,7 @@ def test_run_from_pipeline_func_typed_outputs_logs_experiment(manifests, backend
         c.get_run(run.run_id)
 
 
+@selectable
 @pytest.mark.parametrize("backend", ENGINES)
 def test_logs_follow_and_terminate_a_running_run(manifests, backend):
     c = make_client(backend)
@@ -94,6 +116,7 @@ def test_logs_follow_and_terminate_a_running_run(manifests, backend):
         c.delete_run(run.run_id)
 
 
+@selectable
 @pytest.mark.parametrize("backend", ENGINES)
 def test_uploaded_pipeline_runs_by_reference(manifests, backend):
     c = make_client(backend)
@@ -120,6 +143,7 @@ def test_uploaded_pipeline_runs_by_reference(manifests, backend):
 # -------------------------------------------------------------------------------- errors
 
 
+@selectable
 def test_unauthorized_is_one_line(cluster):
     host = cluster.api.configuration.host
     c = Client(host=host, token="not-a-token", backend="argo", namespace="kfp",
@@ -139,6 +163,7 @@ def bare_namespace(cluster):
     core.delete_namespace(name)
 
 
+@selectable
 def test_missing_prerequisites_name_the_manifest(manifests, bare_namespace, cluster):
     argo = make_client("argo", namespace=bare_namespace)
     with pytest.raises(ClientError) as err:
@@ -164,6 +189,7 @@ def test_missing_prerequisites_name_the_manifest(manifests, bare_namespace, clus
     assert argo.list_runs() == [] and tekton.list_runs() == []  # nothing was created half-way
 
 
+@selectable
 def test_forbidden_names_the_role(bare_namespace, cluster):
     """A real ServiceAccount token without the client's Role: 403, one line naming the Role's file."""
     core = k8s.CoreV1Api(cluster.api)
@@ -180,6 +206,7 @@ def test_forbidden_names_the_role(bare_namespace, cluster):
     assert text.endswith("(the rights a user needs are in manifests/base/client-rbac.yaml)") and "\n" not in text
 
 
+@selectable
 @pytest.mark.parametrize("backend", ENGINES)
 def test_client_role_is_enough(bare_namespace, cluster, backend):
     """A ServiceAccount bound only to manifests/base/client-rbac.yaml's Role, in a namespace set up
@@ -215,11 +242,11 @@ def test_client_role_is_enough(bare_namespace, cluster, backend):
     c.delete_run(run.run_id)
 
 
+@selectable
 def test_in_cluster_config(bare_namespace, cluster):
     """Client() inside a pod, with nothing but its ServiceAccount (bound to the client's Role):
     the in-cluster configuration and the pod's namespace. The pod runs this checkout's code from a
     hostPath (the single-machine cluster's pods share this host's files)."""
-    import os
     from pathlib import Path
 
     from e2e.cluster.apply import Applier, kustomize_build
@@ -323,6 +350,7 @@ def apiserver_without_engines(tmp_path_factory):
         log.close()
 
 
+@selectable
 @pytest.mark.parametrize("backend,crd", [("argo", "workflows.argoproj.io"), ("tekton", "pipelineruns.tekton.dev")])
 def test_missing_crds_on_a_real_apiserver(apiserver_without_engines, backend, crd):
     kubeconfig, host = apiserver_without_engines

@@ -14,7 +14,7 @@ import yaml
 from e2e.harness import kubeconfig_path
 from translator.client import Client
 
-from .test_client import manifests  # noqa: F401 - the fixture
+from .test_client import client_selected, manifests, selectable  # noqa: F401 - the fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -26,6 +26,7 @@ def translate(*args: str, timeout: float = 600, env: dict | None = None) -> subp
                           text=True, timeout=timeout, cwd=REPO, env={**os.environ, **(env or {})})
 
 
+@selectable
 @pytest.mark.parametrize("backend", ["argo", "tekton"])
 def test_submit_wait_exit_status_and_runs_commands(manifests, backend):  # noqa: F811
     ok = translate("submit", f"{PIPELINES}:typed_outputs", "--backend", backend, "-p", "n=2", "-p", "word=a b",
@@ -69,6 +70,7 @@ def _steps() -> tuple[dict, list[dict]]:
     return flow["env"], [s for s in job["steps"] if "run" in s]
 
 
+@selectable
 @pytest.mark.parametrize("backend", ["argo", "tekton"])
 def test_ci_example_runs_here(manifests, backend, tmp_path):  # noqa: F811
     """Each `run:` step of examples/ci/ml-pipeline.yml, in order, with the job's environment

@@ -8,7 +8,7 @@ import time
 from kubernetes import client as k8s
 
 from .client_pipelines import napper
-from .test_client import make_client, manifests, unique  # noqa: F401 - the fixture
+from .test_client import client_selected, make_client, manifests, selectable, unique  # noqa: F401 - the fixtures
 
 ENGINES = ("argo", "tekton")
 
@@ -30,6 +30,7 @@ def _next_minute(after: float) -> float:
     return (int(after) // 60 + 1) * 60
 
 
+@selectable
 def test_recurring_run_fires_and_respects_max_concurrency(manifests, cluster):  # noqa: F811
     clients = {e: make_client(e) for e in ENGINES}
     names = {e: unique(f"every-minute-{e}") for e in ENGINES}
@@ -70,6 +71,7 @@ def test_recurring_run_fires_and_respects_max_concurrency(manifests, cluster):  
         assert names[e] not in {s.recurring_run_id for s in clients[e].list_recurring_runs()}
 
 
+@selectable
 def test_max_concurrency_two(manifests, cluster):  # noqa: F811
     """max_concurrency=2 and runs that outlast three ticks: Tekton's creator skips the third tick;
     Argo starts it but its semaphore holds it Pending while two run (the documented difference)."""
