@@ -139,6 +139,12 @@ def _param(text: str) -> tuple[str, str]:
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run a pipeline or a translated Workflow on this machine, with Argo's semantics", "translator.runner.cli:main"),
     "lint": ("lint manifests with the engine's own offline validation", "translator.cli:run_lint"),
+    "submit": ("translate a pipeline and start a run on the cluster (--wait, --watch)", "translator.client.cli:submit"),
+    "runs": ("list, get, logs, wait, terminate, delete, retry runs on the cluster", "translator.client.cli:runs"),
+    "schedule": ("recurring runs: create, list, get, enable, disable, delete", "translator.client.cli:schedule"),
+    "upload": ("store a pipeline on the cluster (WorkflowTemplate / Tekton Pipeline)", "translator.client.cli:upload"),
+    "pipelines": ("uploaded pipelines and versions: list, delete", "translator.client.cli:pipelines"),
+    "experiments": ("experiments: create, list", "translator.client.cli:experiments"),
 }
 
 

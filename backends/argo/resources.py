@@ -4,7 +4,7 @@ KFP marks these tasks with stub images (`argostub/createpvc`, `argostub/deletepv
 driver call the Kubernetes API. Argo does that itself with a resource template. The manifest is
 built by one expression tag (`toJson`), so parameter values land in it as JSON strings and can
 never add fields or documents to it. The workflow's service account needs create/delete rights
-on persistentvolumeclaims (see manifests/pvc-rbac.yaml).
+on persistentvolumeclaims (see manifests/base/pvc-rbac.yaml).
 """
 from __future__ import annotations
 

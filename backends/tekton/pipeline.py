@@ -75,7 +75,7 @@ def _overrides(pipeline: g.Pipeline, overrides: dict[str, str]) -> list[t.Param]
             out.append(t.Param(name=param_name(name), value=raw))
             continue
         value: Any = raw
-        if p.type != g.STRING:
+        if p.type != g.STRING and isinstance(raw, str):  # command-line text; the library passes values
             try:
                 value = json.loads(raw)
             except json.JSONDecodeError:

@@ -27,6 +27,36 @@ def load_documents(path: Path) -> list[dict[str, Any]]:
     return docs
 
 
+_KUSTOMIZE_KEYS = {"apiVersion", "kind", "resources", "components", "configMapGenerator"}
+
+
+def kustomize_build(path: Path) -> list[dict[str, Any]]:
+    """What `kubectl kustomize PATH` gives for the subset of kustomize this project's manifests/
+    use (resources, components, configMapGenerator with files and disableNameSuffixHash); any
+    other field is an error, so `up` never applies less than a user's `kubectl apply -k` would.
+    (tests/test_client_manifests.py compares it with kubectl's own output.)"""
+    file = path / "kustomization.yaml"
+    spec = yaml.load(file.read_text(), Loader=_Loader) or {}
+    unknown = sorted(set(spec) - _KUSTOMIZE_KEYS)
+    if unknown:
+        raise ValueError(f"{file}: kustomize field {unknown[0]!r} is not supported by e2e/cluster/apply.py")
+    docs: list[dict[str, Any]] = []
+    for entry in list(spec.get("resources") or []) + list(spec.get("components") or []):
+        target = (path / entry).resolve()
+        docs.extend(kustomize_build(target) if target.is_dir() else load_documents(target))
+    for gen in spec.get("configMapGenerator") or []:
+        options = gen.get("options") or {}
+        if not options.get("disableNameSuffixHash") or set(gen) - {"name", "files", "options"} \
+                or set(options) - {"disableNameSuffixHash", "labels"}:
+            raise ValueError(f"{file}: only configMapGenerator entries with files and disableNameSuffixHash are supported")
+        data = {Path(f).name: (path / f).read_text() for f in gen.get("files") or []}
+        meta: dict[str, Any] = {"name": gen["name"]}
+        if options.get("labels"):
+            meta["labels"] = dict(options["labels"])
+        docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data})
+    return docs
+
+
 class Applier:
     """Server-side apply with discovery refreshed after new CRDs appear."""
 

@@ -174,13 +174,14 @@ def _wait_default_service_account(api, namespace: str, timeout: float = 60.0) ->
 
 
 def project_objects(s3_host: str | None = None) -> list[dict[str, Any]]:
-    """This project's manifests/, with the artifact repository pointed at the cluster's MinIO
-    (`s3_host` HOST:PORT as pods reach it; default the single-machine cluster's loopback port)."""
-    from e2e.cluster.apply import load_documents
+    """This project's manifests/ as `kubectl apply -k manifests/` applies them, with the artifact
+    repository pointed at the cluster's MinIO (`s3_host` HOST:PORT as pods reach it; default the
+    single-machine cluster's loopback port)."""
+    from e2e.cluster.apply import kustomize_build
 
     s3_host = s3_host or f"127.0.0.1:{PORTS['minio']}"
     objs = []
-    for obj in load_documents(REPO / "manifests"):
+    for obj in kustomize_build(REPO / "manifests"):
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "artifact-repositories":
             for key, text in obj["data"].items():
                 repo = yaml.safe_load(text)
