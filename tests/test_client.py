@@ -112,17 +112,6 @@ def test_cli_commands_are_listed():
         assert f"\n  {command}" in done.stdout
 
 
-def test_cli_report_without_the_report_module_is_one_line():
-    from translator.client import cli
-
-    import importlib.util
-
-    if importlib.util.find_spec("translator.report") is not None:
-        pytest.skip("translator.report is installed: the missing-module message cannot be produced here")
-    with pytest.raises(translator.TranslateError, match="translator.report is missing"):
-        cli._report(None, None, "x.html")
-
-
 # -------------------------------------------------------------------- what is created
 
 

@@ -231,11 +231,8 @@ def runs(argv: Sequence[str]) -> int:
 
 
 def _report(client: Any, run: Any, path: str) -> int:
-    try:
-        from translator.report import write_report
-    except ImportError:
-        raise TranslateError("the HTML run report is not available in this install (translator.report is missing)",
-                             element="--report") from None
+    from translator.report import write_report
+
     write_report(run.raw, run.engine, path, lambda uri: client.read_artifact(uri, run.namespace))
     print(f"report written to {path}")
     return 0
