@@ -1,0 +1,244 @@
+"""Caching on Tekton: a memo in the artifact store, looked up inside the task's own pod.
+
+Tekton has no memoization. A cached task gets one more step before the component,
+`kfpt-cache` (transfer image), which computes the memo key and looks it up in the store; on a hit it
+restores the outputs exactly as the stored run produced them (results byte for byte, artifacts
+copied to this run's keys) and reports the step result `hit=true`, and the component's step and
+`kfpt-store` are skipped by step `when` expressions (stable Tekton: the entrypoint skips them, the
+TaskRun succeeds). On a miss both run, and `kfpt-store` ends by writing the entry: a task that
+failed never gets there, since Tekton runs no step after a failed one. docs/tekton.md, "Caching".
+
+The key follows backends/argo/memo.py: a digest of everything that defines what the step computes
+(the emitted main step, the Task's interface and pod settings: image, command, env, resources), the
+value of every input parameter and the content digest of every input artifact (computed here from
+the fetched files, so an upstream that re-ran but wrote the same bytes still lets consumers hit).
+
+Store layout under `<key prefix>/.cache/<key>/` (`.cache` is no run name: those are DNS labels):
+`entry` (written last, one PUT: `created <epoch seconds>` and `entry <folder>`) names the folder
+`<taskRun uid>/` holding `results/<name>` (each result's bytes, without a loop's "<index>:") and
+`artifacts/<name>` (copies of the outputs). Two runs that miss at once both run and both write their
+own folder; the last `entry` wins, and a reader always sees one complete folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shlex
+
+from hera.workflows import models as k
+
+from backends.argo.options import check_duration
+
+from . import models as t
+
+KEY_VERSION = "kfpt-tekton-cache-1"
+STEP = "kfpt-cache"
+HIT = "hit"
+STATE_DIR = "/kfp/outputs/.kfp/cache"  # the key, the downloaded entry (shared by the steps: an emptyDir)
+# Step `when`: the component and kfpt-store run unless the lookup restored a stored run.
+UNLESS_HIT = [t.WhenExpression(input=f"$(steps.{STEP}.results.{HIT})", operator="notin", values=["true"])]
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def root(key_prefix: str) -> str:
+    """Where the memo lives in the artifact store."""
+    return f"{key_prefix}/.cache"
+
+
+def max_age_seconds(duration: str) -> int:
+    """A Go duration (Argo's memoize maxAge) as whole seconds, rounded up: an entry of age `a`
+    seconds is valid while `a < max_age_seconds` (0 or negative: never)."""
+    check_duration(duration, "--cache-max-age")
+    sign = -1 if duration.startswith("-") else 1
+    body = duration.lstrip("+-")
+    seconds = 0.0 if body == "0" else sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(body))
+    return max(0, math.ceil(sign * seconds))
+
+
+def task_digest(spec: t.EmbeddedTask, task: t.PipelineTask, run_spec: t.PipelineTaskRunSpec | None) -> str:
+    """What defines the computation, without names: the Task with its component step alone (our
+    transfer steps only move data), the pipeline task's retries and timeout, its pod template."""
+    body = {
+        "task": t.dump(spec),
+        "retries": task.retries,
+        "timeout": task.timeout,
+        "pod": t.dump(run_spec.pod_template) if run_spec and run_spec.pod_template else None,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# POSIX sh, holding no dollar-parenthesis (Tekton would read it as a variable): command
+# substitution is written with backquotes, arithmetic with expr. Values arrive in env and args,
+# quoted wherever the shell reads them.
+LOOKUP = """#!/bin/sh
+set -eu
+# kfp-translate: cache lookup under the memo key (docs/tekton.md, "Caching")
+S=/kfp/outputs/.kfp/cache
+B="${KFP_TRANSLATE_BUCKET}"
+mkdir -p "$S"
+sha() { sha256sum | cut -c1-64; }
+walk() {
+  for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    if [ ! -e "$e" ] && [ ! -L "$e" ]; then continue; fi
+    n="$2${e##*/}"
+    if [ -d "$e" ]; then
+      printf 'd\\0%s\\0' "$n"
+      walk "$e" "$n/"
+    else
+      printf 'f\\0%s\\0' "$n"
+      sha < "$e"
+    fi
+  done
+}
+content() {
+  # a fetched input: a file's bytes, a folder's tree (names in byte order), or nothing
+  if [ -d "$1" ]; then
+    printf 'dir\\0'
+    (LC_ALL=C; export LC_ALL; walk "$1" "")
+  elif [ -e "$1" ]; then
+    printf 'file\\0'
+    sha < "$1"
+  else
+    printf 'absent\\0'
+  fi
+}
+scopy() {
+  aws s3 cp --only-show-errors "s3://$B/$1" "s3://$B/$2" 2>/dev/null ||
+    aws s3 cp --only-show-errors --recursive "s3://$B/$1/" "s3://$B/$2/"
+}
+publish() {
+  aws s3 cp --only-show-errors "$1" "s3://$B/$2"
+}
+restore() {
+  # the stored run's outputs as this task's own: results byte for byte, artifacts under this run's keys
+  rm -rf "$S/results"
+  mkdir -p "$S/results"
+  aws s3 cp --only-show-errors --recursive "s3://$B/$1/results/" "$S/results/" || return 1
+  if [ -n "${KFPT_ARTIFACTS:-}" ]; then
+    aws s3 cp --only-show-errors --recursive "s3://$B/$1/artifacts/" "s3://$B/$KFPT_PREFIX/" || return 1
+  fi
+  for f in "$S/results"/*; do
+    if [ -f "$f" ]; then
+      { printf '%s' "${KFPT_RESULT_PREFIX:-}"; cat "$f"; } > "/tekton/results/${f##*/}" || return 1
+    fi
+  done
+  if [ -n "${KFPT_ARTIFACTS:-}" ] && [ -z "${KFPT_RESULT_PREFIX:-}" ]; then
+    printf '%s' "$KFPT_PREFIX" > /tekton/results/kfpt-prefix || return 1
+  fi
+  published "$1" || return 1
+}
+"""
+
+REMEMBER = """remember() {
+  # the task succeeded: its outputs under the memo key, for later runs (docs/tekton.md, "Caching")
+  S=/kfp/outputs/.kfp/cache
+  key=`cat "$S/key"`
+  entry="$KFPT_CACHE/$key/$KFPT_WRITER"
+  rp="${KFPT_RESULT_PREFIX:-}"
+  n=`expr "${#rp}" + 1`
+  rm -rf "$S/store"
+  mkdir -p "$S/store"
+  for r in "$@"; do
+    if [ -f "/tekton/results/$r" ]; then
+      tail -c "+$n" "/tekton/results/$r" > "$S/store/$r"
+    fi
+  done
+  aws s3 cp --only-show-errors --recursive "$S/store" "s3://${KFP_TRANSLATE_BUCKET}/$entry/results/"
+  if [ -n "${KFPT_ARTIFACTS:-}" ]; then
+    aws s3 cp --only-show-errors --recursive "s3://${KFP_TRANSLATE_BUCKET}/$KFPT_PREFIX/" \\
+      "s3://${KFP_TRANSLATE_BUCKET}/$entry/artifacts/"
+  fi
+  printf 'kfpt-cache-entry 1\\ncreated %s\\nentry %s\\n' "`date +%s`" "$entry" |
+    aws s3 cp --only-show-errors - "s3://${KFP_TRANSLATE_BUCKET}/$KFPT_CACHE/$key/entry"
+  echo "kfp-translate cache: stored $key"
+}
+"""
+
+_DECIDE = """
+key=`memo_key "$@"`
+printf '%s' "$key" > "$S/key"
+hit=false
+if aws s3 cp --only-show-errors "s3://$B/$KFPT_CACHE/$key/entry" "$S/entry" 2>/dev/null; then
+  created=`sed -n 's/^created //p' "$S/entry"`
+  entry=`sed -n 's/^entry //p' "$S/entry"`
+  now=`date +%s`
+  case "$created" in ''|*[!0-9]*) created=0 ;; esac
+  age=`expr "$now" - "$created" || true`
+  if [ -z "$entry" ] || [ "$age" -ge "$KFPT_CACHE_MAX_AGE" ]; then
+    echo "kfp-translate cache: entry $key is $age s old, not under the maximum age of $KFPT_CACHE_MAX_AGE s: the component runs"
+  elif restore "$entry"; then
+    hit=true
+    echo "kfp-translate cache: hit $key (stored by $entry, $age s ago): the component does not run"
+  else
+    echo "kfp-translate cache: entry $key could not be restored: the component runs" >&2
+  fi
+else
+  echo "kfp-translate cache: miss $key"
+fi
+printf '%s' "$hit" > "$KFPT_HIT"
+"""
+
+
+def _q(text: str) -> str:
+    return shlex.quote(text)
+
+
+def lookup_step(image: str, secret: str, key_root: str, max_age: int, digest: str, prefix: str,
+                index: str | None, params: list[tuple[str, str]], arrays: list[tuple[str, str]],
+                contents: list[tuple[str, str]], artifacts: bool,
+                publish: list[tuple[str, str, bool]], publish_prefix: str) -> t.Step:
+    """params: (label, Tekton reference) of each string input; arrays: (label, array param) of
+    each array input (argv sections, as Tekton hands arrays over only there); contents: (label,
+    local path) of each fetched input; publish: (source, key, is artifact) of the dsl.OneOf
+    copies the task makes (docs/tekton.md, "dsl.OneOf")."""
+    env = [k.EnvVar(name="KFPT_HIT", value=f"$(step.results.{HIT}.path)"),
+           k.EnvVar(name="KFPT_CACHE", value=key_root),
+           k.EnvVar(name="KFPT_CACHE_MAX_AGE", value=str(max_age)),
+           k.EnvVar(name="KFPT_CACHE_TASK", value=digest),
+           k.EnvVar(name="KFPT_PREFIX", value=prefix)]
+    if artifacts:
+        env.append(k.EnvVar(name="KFPT_ARTIFACTS", value="1"))
+    if index is not None:
+        env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
+    if publish:
+        env.append(k.EnvVar(name="KFPT_ONEOF", value=publish_prefix))
+    body = ["memo_key() {", "{", f"  printf '%s\\0' {_q(KEY_VERSION)} \"$KFPT_CACHE_TASK\""]
+    for i, (label, ref) in enumerate(params):
+        env.append(k.EnvVar(name=f"KFPT_K_{i}", value=ref))
+        body.append(f"  printf 'param\\0%s\\0%s\\0' {_q(label)} \"$KFPT_K_{i}\"")
+    for label, path in contents:
+        body += [f"  printf 'content\\0%s\\0' {_q(label)}", f"  content {_q(path)}"]
+    args: list[str] = []
+    for label, param in arrays:
+        args += [f"--kfpt-array={label}", f"$(params.{param}[*])"]
+    if arrays:
+        body += ["  printf 'arrays\\0'", "  printf '%s\\0' \"$@\""]
+    body += ["} | sha", "}"]  # the digest of the stream is the key
+    pub = ["published() {"]
+    for src, key, is_artifact in publish:
+        if is_artifact:
+            pub.append(f'  scopy "$1/artifacts/"{_q(src)} "$KFPT_ONEOF/"{_q(key)} || return 1')
+        else:
+            pub.append(f'  publish {_q(src)} "$KFPT_ONEOF/"{_q(key)} || return 1')
+    pub += ["  :", "}"]
+    script = LOOKUP + "\n".join(pub) + "\n" + "\n".join(body) + "\n" + _DECIDE
+    return t.Step(name=STEP, image=image, script=script, args=args or None, env=env,
+                  env_from=[k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))],
+                  results=[t.StepResult(name=HIT, description="true: a stored run's outputs were restored")])
+
+
+def store_lines(results: list[str]) -> list[str]:
+    return ["remember " + " ".join(_q(r) for r in results)] if results else ["remember"]
+
+
+def store_env(key_root: str, artifacts: bool) -> list[k.EnvVar]:
+    env = [k.EnvVar(name="KFPT_CACHE", value=key_root),
+           k.EnvVar(name="KFPT_WRITER", value="$(context.taskRun.uid)")]
+    if artifacts:
+        env.append(k.EnvVar(name="KFPT_ARTIFACTS", value="1"))
+    return env
+
