@@ -13,11 +13,13 @@ The key follows backends/argo/memo.py: a digest of everything that defines what 
 value of every input parameter and the content digest of every input artifact (computed here from
 the fetched files, so an upstream that re-ran but wrote the same bytes still lets consumers hit).
 
-Store layout under `<key prefix>/.cache/<key>/` (`.cache` is no run name: those are DNS labels):
-`entry` (written last, one PUT: `created <epoch seconds>` and `entry <folder>`) names the folder
-`<taskRun uid>/` holding `results/<name>` (each result's bytes, without a loop's "<index>:") and
-`artifacts/<name>` (copies of the outputs). Two runs that miss at once both run and both write their
-own folder; the last `entry` wins, and a reader always sees one complete folder.
+Store layout: one object per key, `<key prefix>/.cache/<key>/entry` (`.cache` is no run name:
+those are DNS labels), written last by a successful task in one PUT: `created <epoch seconds>`,
+`artifacts <prefix>` (where that TaskRun stored its output artifacts) and `result <name>
+<base64>` per result (its bytes, without a loop's "<index>:"). A hit copies the artifacts to this
+run's own keys (server side) and writes the results. Two runs that miss at once both run and both
+write the entry; the last one wins, and a reader always sees one whole entry. As on Argo, an entry
+refers to the artifacts of the run that stored it: once those are deleted, the entry misses.
 """
 from __future__ import annotations
 
@@ -114,46 +116,52 @@ publish() {
   aws s3 cp --only-show-errors "$1" "s3://$B/$2"
 }
 restore() {
-  # the stored run's outputs as this task's own: results byte for byte, artifacts under this run's keys
+  # the stored run's outputs as this task's own: results byte for byte, artifacts copied to this
+  # run's keys (at least one object per artifact, else the entry is of no use)
   rm -rf "$S/results"
   mkdir -p "$S/results"
-  aws s3 cp --only-show-errors --recursive "s3://$B/$1/results/" "$S/results/" || return 1
-  if [ -n "${KFPT_ARTIFACTS:-}" ]; then
-    aws s3 cp --only-show-errors --recursive "s3://$B/$1/artifacts/" "s3://$B/$KFPT_PREFIX/" || return 1
+  sed -n 's/^result //p' "$S/entry" > "$S/results.list" || return 1
+  while read -r name data; do
+    printf '%s' "$data" | base64 -d > "$S/results/$name" || return 1
+  done < "$S/results.list"
+  if [ "${KFPT_ARTIFACTS:-0}" -gt 0 ]; then
+    if [ -z "$1" ]; then return 1; fi
+    copied=`aws s3 cp --no-progress --recursive "s3://$B/$1/" "s3://$B/$KFPT_PREFIX/" | grep -c '^copy:' || true`
+    if [ "$copied" -lt "$KFPT_ARTIFACTS" ]; then
+      echo "kfp-translate cache: the stored artifacts under $1 are gone" >&2
+      return 1
+    fi
   fi
   for f in "$S/results"/*; do
     if [ -f "$f" ]; then
       { printf '%s' "${KFPT_RESULT_PREFIX:-}"; cat "$f"; } > "/tekton/results/${f##*/}" || return 1
     fi
   done
-  if [ -n "${KFPT_ARTIFACTS:-}" ] && [ -z "${KFPT_RESULT_PREFIX:-}" ]; then
+  if [ "${KFPT_ARTIFACTS:-0}" -gt 0 ] && [ -z "${KFPT_RESULT_PREFIX:-}" ]; then
     printf '%s' "$KFPT_PREFIX" > /tekton/results/kfpt-prefix || return 1
   fi
-  published "$1" || return 1
+  published || return 1
 }
 """
 
 REMEMBER = """remember() {
-  # the task succeeded: its outputs under the memo key, for later runs (docs/tekton.md, "Caching")
+  # the task succeeded: its results, and where its artifacts are, under the memo key (one object,
+  # written last; docs/tekton.md, "Caching")
   S=/kfp/outputs/.kfp/cache
   key=`cat "$S/key"`
-  entry="$KFPT_CACHE/$key/$KFPT_WRITER"
   rp="${KFPT_RESULT_PREFIX:-}"
   n=`expr "${#rp}" + 1`
-  rm -rf "$S/store"
-  mkdir -p "$S/store"
-  for r in "$@"; do
-    if [ -f "/tekton/results/$r" ]; then
-      tail -c "+$n" "/tekton/results/$r" > "$S/store/$r"
-    fi
-  done
-  aws s3 cp --only-show-errors --recursive "$S/store" "s3://${KFP_TRANSLATE_BUCKET}/$entry/results/"
-  if [ -n "${KFPT_ARTIFACTS:-}" ]; then
-    aws s3 cp --only-show-errors --recursive "s3://${KFP_TRANSLATE_BUCKET}/$KFPT_PREFIX/" \\
-      "s3://${KFP_TRANSLATE_BUCKET}/$entry/artifacts/"
-  fi
-  printf 'kfpt-cache-entry 1\\ncreated %s\\nentry %s\\n' "`date +%s`" "$entry" |
-    aws s3 cp --only-show-errors - "s3://${KFP_TRANSLATE_BUCKET}/$KFPT_CACHE/$key/entry"
+  {
+    printf 'kfpt-cache-entry 1\\ncreated %s\\nartifacts %s\\n' "`date +%s`" "${KFPT_PREFIX:-}"
+    for r in "$@"; do
+      if [ -f "/tekton/results/$r" ]; then
+        printf 'result %s ' "$r"
+        tail -c "+$n" "/tekton/results/$r" | base64 | tr -d '\\n'
+        echo
+      fi
+    done
+  } > "$S/entry"
+  aws s3 cp --only-show-errors "$S/entry" "s3://${KFP_TRANSLATE_BUCKET}/$KFPT_CACHE/$key/entry"
   echo "kfp-translate cache: stored $key"
 }
 """
@@ -162,17 +170,21 @@ _DECIDE = """
 key=`memo_key "$@"`
 printf '%s' "$key" > "$S/key"
 hit=false
+found=
 if aws s3 cp --only-show-errors "s3://$B/$KFPT_CACHE/$key/entry" "$S/entry" 2>/dev/null; then
+  found=`head -n 1 "$S/entry"`
+fi
+if [ "$found" = "kfpt-cache-entry 1" ]; then
   created=`sed -n 's/^created //p' "$S/entry"`
-  entry=`sed -n 's/^entry //p' "$S/entry"`
+  from=`sed -n 's/^artifacts //p' "$S/entry"`
   now=`date +%s`
   case "$created" in ''|*[!0-9]*) created=0 ;; esac
   age=`expr "$now" - "$created" || true`
-  if [ -z "$entry" ] || [ "$age" -ge "$KFPT_CACHE_MAX_AGE" ]; then
+  if [ "$age" -ge "$KFPT_CACHE_MAX_AGE" ]; then
     echo "kfp-translate cache: entry $key is $age s old, not under the maximum age of $KFPT_CACHE_MAX_AGE s: the component runs"
-  elif restore "$entry"; then
+  elif restore "$from"; then
     hit=true
-    echo "kfp-translate cache: hit $key (stored by $entry, $age s ago): the component does not run"
+    echo "kfp-translate cache: hit $key (stored $age s ago, artifacts from ${from:-none}): the component does not run"
   else
     echo "kfp-translate cache: entry $key could not be restored: the component runs" >&2
   fi
@@ -189,7 +201,7 @@ def _q(text: str) -> str:
 
 def lookup_step(image: str, secret: str, key_root: str, max_age: int, digest: str, prefix: str,
                 index: str | None, params: list[tuple[str, str]], arrays: list[tuple[str, str]],
-                contents: list[tuple[str, str]], artifacts: bool,
+                contents: list[tuple[str, str]], artifacts: int,
                 publish: list[tuple[str, str, bool]], publish_prefix: str) -> t.Step:
     """params: (label, Tekton reference) of each string input; arrays: (label, array param) of
     each array input (argv sections, as Tekton hands arrays over only there); contents: (label,
@@ -201,7 +213,7 @@ def lookup_step(image: str, secret: str, key_root: str, max_age: int, digest: st
            k.EnvVar(name="KFPT_CACHE_TASK", value=digest),
            k.EnvVar(name="KFPT_PREFIX", value=prefix)]
     if artifacts:
-        env.append(k.EnvVar(name="KFPT_ARTIFACTS", value="1"))
+        env.append(k.EnvVar(name="KFPT_ARTIFACTS", value=str(artifacts)))
     if index is not None:
         env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
     if publish:
@@ -221,7 +233,7 @@ def lookup_step(image: str, secret: str, key_root: str, max_age: int, digest: st
     pub = ["published() {"]
     for src, key, is_artifact in publish:
         if is_artifact:
-            pub.append(f'  scopy "$1/artifacts/"{_q(src)} "$KFPT_ONEOF/"{_q(key)} || return 1')
+            pub.append(f'  scopy "$KFPT_PREFIX/"{_q(src)} "$KFPT_ONEOF/"{_q(key)} || return 1')
         else:
             pub.append(f'  publish {_q(src)} "$KFPT_ONEOF/"{_q(key)} || return 1')
     pub += ["  :", "}"]
@@ -235,10 +247,5 @@ def store_lines(results: list[str]) -> list[str]:
     return ["remember " + " ".join(_q(r) for r in results)] if results else ["remember"]
 
 
-def store_env(key_root: str, artifacts: bool) -> list[k.EnvVar]:
-    env = [k.EnvVar(name="KFPT_CACHE", value=key_root),
-           k.EnvVar(name="KFPT_WRITER", value="$(context.taskRun.uid)")]
-    if artifacts:
-        env.append(k.EnvVar(name="KFPT_ARTIFACTS", value="1"))
-    return env
-
+def store_env(key_root: str) -> list[k.EnvVar]:
+    return [k.EnvVar(name="KFPT_CACHE", value=key_root)]

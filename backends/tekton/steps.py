@@ -198,7 +198,7 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
     script = STORE
     if cache is not None:
         root, names = cache
-        env += memo.store_env(root, bool(artifacts))
+        env += memo.store_env(root)
         script += memo.REMEMBER
         lines += memo.store_lines(names)
     return t.Step(name="kfpt-store", image=image, script=script + "\n".join(lines) + "\n",

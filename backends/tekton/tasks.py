@@ -176,7 +176,7 @@ def _lookup(unit: Unit, opts: TaskOptions, ins: _Inputs, fetch: list[tuple[str, 
     prefix, index = _prefix(unit, opts.key_prefix)
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
     return memo.lookup_step(opts.transfer_image, opts.artifact_store, memo.root(opts.key_prefix), opts.cache_max_age,
-                            digest, prefix, index, params, arrays, contents, bool(iface.output_artifacts),
+                            digest, prefix, index, params, arrays, contents, len(iface.output_artifacts),
                             publish, f"{run}/oneof")
 
 
