@@ -31,6 +31,8 @@ import shlex
 
 from hera.workflows import models as k
 
+from translator.errors import TranslateError
+
 from backends.argo.options import check_duration
 
 from . import models as t
@@ -76,12 +78,10 @@ def task_digest(spec: t.EmbeddedTask, task: t.PipelineTask, run_spec: t.Pipeline
 # POSIX sh, holding no dollar-parenthesis (Tekton would read it as a variable): command
 # substitution is written with backquotes, arithmetic with expr. Values arrive in env and args,
 # quoted wherever the shell reads them.
-LOOKUP = """#!/bin/sh
-set -eu
-# kfp-translate: cache lookup under the memo key (docs/tekton.md, "Caching")
+_LOOKUP = """# kfp-translate: the memo's shell functions (docs/tekton.md, "Caching"), shared by every cached
+# task's kfpt-cache and kfpt-store steps through the pipeline parameter kfpt-cache-sh
 S=/kfp/outputs/.kfp/cache
 B="${KFP_TRANSLATE_BUCKET}"
-mkdir -p "$S"
 sha() { sha256sum | cut -c1-64; }
 walk() {
   for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
@@ -112,7 +112,7 @@ scopy() {
   aws s3 cp --only-show-errors "s3://$B/$1" "s3://$B/$2" 2>/dev/null ||
     aws s3 cp --only-show-errors --recursive "s3://$B/$1/" "s3://$B/$2/"
 }
-publish() {
+publish_file() {
   aws s3 cp --only-show-errors "$1" "s3://$B/$2"
 }
 restore() {
@@ -144,7 +144,7 @@ restore() {
 }
 """
 
-REMEMBER = """remember() {
+_REMEMBER = """remember() {
   # the task succeeded: its results, and where its artifacts are, under the memo key (one object,
   # written last; docs/tekton.md, "Caching")
   S=/kfp/outputs/.kfp/cache
@@ -166,7 +166,8 @@ REMEMBER = """remember() {
 }
 """
 
-_DECIDE = """
+_DECIDE = """lookup() {
+mkdir -p "$S"
 key=`memo_key "$@"`
 printf '%s' "$key" > "$S/key"
 hit=false
@@ -192,14 +193,41 @@ else
   echo "kfp-translate cache: miss $key"
 fi
 printf '%s' "$hit" > "$KFPT_HIT"
+}
 """
+_KEY = """memo_key() {
+  # the key: a digest of the task's definition and of every input the component reads
+  { printf '%s\\0' KEY_VERSION "$KFPT_CACHE_TASK"; inputs "$@"; } | sha
+}
+param() { printf 'param\\0%s\\0%s\\0' "$1" "$2"; }
+input() { printf 'content\\0%s\\0' "$1"; content "$2"; }
+arrays() { printf 'arrays\\0'; printf '%s\\0' "$@"; }
+published() { :; }
+""".replace("KEY_VERSION", KEY_VERSION)
+PARAM = "kfpt-cache-sh"
+ENV = "KFPT_CACHE_SH"
+_HEAD = """#!/bin/sh
+set -eu
+eval "$KFPT_CACHE_SH"  # the memo's functions (pipeline parameter kfpt-cache-sh; docs/tekton.md, "Caching")
+"""
+
+
+def library(key_prefix: str, max_age: int) -> str:
+    """The shell functions every cached task's kfpt-cache and kfpt-store steps use, once per
+    manifest (the default of the pipeline parameter PARAM). They hold no dollar-parenthesis and
+    no double dollar, so neither Tekton nor the kubelet (expanding env values) rewrites them."""
+    if "$" in key_prefix:
+        raise TranslateError("the artifact key prefix holds '$', which Tekton and the kubelet would rewrite",
+                             element="--artifact-key-prefix")
+    settings = f"KFPT_CACHE={shlex.quote(root(key_prefix))}\nKFPT_CACHE_MAX_AGE={max_age}\n"
+    return settings + _LOOKUP + _KEY + _REMEMBER + _DECIDE
 
 
 def _q(text: str) -> str:
     return shlex.quote(text)
 
 
-def lookup_step(image: str, secret: str, key_root: str, max_age: int, digest: str, prefix: str,
+def lookup_step(image: str, secret: str, digest: str, prefix: str,
                 index: str | None, params: list[tuple[str, str]], arrays: list[tuple[str, str]],
                 contents: list[tuple[str, str]], artifacts: int,
                 publish: list[tuple[str, str, bool]], publish_prefix: str) -> t.Step:
@@ -208,8 +236,6 @@ def lookup_step(image: str, secret: str, key_root: str, max_age: int, digest: st
     local path) of each fetched input; publish: (source, key, is artifact) of the dsl.OneOf
     copies the task makes (docs/tekton.md, "dsl.OneOf")."""
     env = [k.EnvVar(name="KFPT_HIT", value=f"$(step.results.{HIT}.path)"),
-           k.EnvVar(name="KFPT_CACHE", value=key_root),
-           k.EnvVar(name="KFPT_CACHE_MAX_AGE", value=str(max_age)),
            k.EnvVar(name="KFPT_CACHE_TASK", value=digest),
            k.EnvVar(name="KFPT_PREFIX", value=prefix)]
     if artifacts:
@@ -218,34 +244,38 @@ def lookup_step(image: str, secret: str, key_root: str, max_age: int, digest: st
         env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
     if publish:
         env.append(k.EnvVar(name="KFPT_ONEOF", value=publish_prefix))
-    body = ["memo_key() {", "{", f"  printf '%s\\0' {_q(KEY_VERSION)} \"$KFPT_CACHE_TASK\""]
+    body = ["inputs() {"]
     for i, (label, ref) in enumerate(params):
         env.append(k.EnvVar(name=f"KFPT_K_{i}", value=ref))
-        body.append(f"  printf 'param\\0%s\\0%s\\0' {_q(label)} \"$KFPT_K_{i}\"")
-    for label, path in contents:
-        body += [f"  printf 'content\\0%s\\0' {_q(label)}", f"  content {_q(path)}"]
+        body.append(f'  param {_q(label)} "$KFPT_K_{i}"')
+    body += [f"  input {_q(label)} {_q(path)}" for label, path in contents]
     args: list[str] = []
     for label, param in arrays:
         args += [f"--kfpt-array={label}", f"$(params.{param}[*])"]
     if arrays:
-        body += ["  printf 'arrays\\0'", "  printf '%s\\0' \"$@\""]
-    body += ["} | sha", "}"]  # the digest of the stream is the key
-    pub = ["published() {"]
-    for src, key, is_artifact in publish:
-        if is_artifact:
-            pub.append(f'  scopy "$KFPT_PREFIX/"{_q(src)} "$KFPT_ONEOF/"{_q(key)} || return 1')
-        else:
-            pub.append(f'  publish {_q(src)} "$KFPT_ONEOF/"{_q(key)} || return 1')
-    pub += ["  :", "}"]
-    script = LOOKUP + "\n".join(pub) + "\n" + "\n".join(body) + "\n" + _DECIDE
+        body.append('  arrays "$@"')
+    body += ["  :", "}"]
+    if publish:
+        body.append("published() {")
+        for src, key, is_artifact in publish:
+            copy = f'scopy "$KFPT_PREFIX/"{_q(src)}' if is_artifact else f"publish_file {_q(src)}"
+            body.append(f'  {copy} "$KFPT_ONEOF/"{_q(key)} || return 1')
+        body.append("}")
+    env.append(library_env())
+    script = _HEAD + "\n".join(body) + '\nlookup "$@"\n'
     return t.Step(name=STEP, image=image, script=script, args=args or None, env=env,
                   env_from=[k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))],
-                  results=[t.StepResult(name=HIT, description="true: a stored run's outputs were restored")])
+                  results=[t.StepResult(name=HIT)])
+
+
+def library_env() -> k.EnvVar:
+    return k.EnvVar(name=ENV, value=f"$(params.{PARAM})")
 
 
 def store_lines(results: list[str]) -> list[str]:
-    return ["remember " + " ".join(_q(r) for r in results)] if results else ["remember"]
+    """The end of kfpt-store: the library, then the entry under the key."""
+    return ['eval "$KFPT_CACHE_SH"', " ".join(["remember", *(_q(r) for r in results)])]
 
 
-def store_env(key_root: str) -> list[k.EnvVar]:
-    return [k.EnvVar(name="KFPT_CACHE", value=key_root)]
+def store_env() -> list[k.EnvVar]:
+    return [library_env()]

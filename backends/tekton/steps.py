@@ -177,11 +177,11 @@ def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
 def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
                metadata_results: list[str], index: str | None = None,
                publish: list[tuple[str, str]] = (), publish_prefix: str = "",
-               cache: tuple[str, list[str]] | None = None) -> t.Step:
+               cache: list[str] | None = None) -> t.Step:
     """artifacts: output names to upload; results: (file, result name) to copy (container
     components); metadata_results: `{}` for artifacts whose metadata no shim wrote; index: the
     iteration index inside a loop (results start with "<index>:", no prefix result: the keys
-    are known from the index); cache: (memo root, result names) when the task is cached: the
+    are known from the index); cache: the result names when the task is cached: the
     step ends by storing its outputs under the memo key (backends/tekton/cache.py) and, like
     the component's step, is skipped on a hit."""
     lines = [f"put {shlex.quote(f'{OUTPUTS_DIR}/{a}')} {shlex.quote(a)}" for a in artifacts]
@@ -195,12 +195,10 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
         env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
     if publish:
         env.append(k.EnvVar(name="KFPT_ONEOF", value=publish_prefix))
-    script = STORE
+    script = STORE if lines else STORE[:STORE.index("put()")]  # a cached task with nothing else to store
     if cache is not None:
-        root, names = cache
-        env += memo.store_env(root)
-        script += memo.REMEMBER
-        lines += memo.store_lines(names)
+        env += memo.store_env()
+        lines += memo.store_lines(cache)
     return t.Step(name="kfpt-store", image=image, script=script + "\n".join(lines) + "\n",
                   env=env or None, env_from=store_env(secret) if artifacts or publish or cache else None,
                   when=memo.UNLESS_HIT if cache is not None else None)

@@ -136,7 +136,10 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         digest = memo.task_digest(spec.model_copy(update={"steps": [main]}), task, run_spec)
         at = steps.index(main)
         steps[at:at + 1] = [_lookup(unit, opts, ins, fetch, digest), main.model_copy(update={"when": memo.UNLESS_HIT})]
-        task = task.model_copy(update={"task_spec": spec.model_copy(update={"steps": steps})})
+        library = t.ParamSpec(name=memo.PARAM, description="the memo's shell functions (backends/tekton/cache.py)")
+        spec = spec.model_copy(update={"steps": steps, "params": [*(spec.params or []), library]})
+        params = [*(task.params or []), t.Param(name=memo.PARAM, value=f"$(params.{memo.PARAM})")]
+        task = task.model_copy(update={"task_spec": spec, "params": params})
     return Built(task, run_spec)
 
 
@@ -175,8 +178,7 @@ def _lookup(unit: Unit, opts: TaskOptions, ins: _Inputs, fetch: list[tuple[str, 
             publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name, False))
     prefix, index = _prefix(unit, opts.key_prefix)
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
-    return memo.lookup_step(opts.transfer_image, opts.artifact_store, memo.root(opts.key_prefix), opts.cache_max_age,
-                            digest, prefix, index, params, arrays, contents, len(iface.output_artifacts),
+    return memo.lookup_step(opts.transfer_image, opts.artifact_store, digest, prefix, index, params, arrays, contents, len(iface.output_artifacts),
                             publish, f"{run}/oneof")
 
 
@@ -317,7 +319,7 @@ def _store(unit: Unit, opts: TaskOptions, python: bool, cached: bool = False) ->
         return None
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
     prefix, index = _prefix(unit, opts.key_prefix)
-    cache = (memo.root(opts.key_prefix), [r.name for r in _results(unit) if r.name != PREFIX_RESULT]) if cached else None
+    cache = [r.name for r in _results(unit) if r.name != PREFIX_RESULT] if cached else None
     return s.store_step(opts.transfer_image, opts.artifact_store, prefix,
                         [a.name for a in iface.output_artifacts], copies, meta, index, publish, f"{run}/oneof",
                         cache)
