@@ -148,3 +148,48 @@ def test_caching_follows_the_task_and_the_run_switches():
     assert steps(task_off, "flaky") == ["main"]
     [forced] = translator.translate(per_task, backend="tekton", enable_caching=True)
     assert steps(forced, "flaky") == ["kfpt-cache", "main", "kfpt-store"]
+
+
+def _task(manifest: dict, name: str) -> dict:
+    return next(t for t in manifest["spec"]["pipelineSpec"]["tasks"] if t["name"] == name)
+
+
+def _cache_env(task: dict) -> dict:
+    step = next(s for s in task["taskSpec"]["steps"] if s["name"] == "kfpt-cache")
+    return {e["name"]: e["value"] for e in step["env"]}
+
+
+@dsl.pipeline(name="two-squares")
+def two_squares(log: str = ""):
+    square(x=2, log=log).set_display_name("a")
+    square(x=2, log=log).set_retry(1)
+
+
+def test_the_key_covers_the_computation_not_names_or_delivery():
+    [manifest] = translator.translate(two_squares, backend="tekton")
+    tasks = manifest["spec"]["pipelineSpec"]["tasks"]
+    first, second = (_cache_env(t) for t in tasks)
+    # the same component under another name shares the digest; a retry policy is part of it (as on Argo)
+    [renamed] = translator.translate(two_squares, backend="tekton", name="other", cache_max_age="1h")
+    assert _cache_env(renamed["spec"]["pipelineSpec"]["tasks"][0])["KFPT_CACHE_TASK"] == first["KFPT_CACHE_TASK"]
+    assert second["KFPT_CACHE_TASK"] != first["KFPT_CACHE_TASK"]
+    # hashed: the values the component reads; never where an artifact is stored, nor the shim
+    [flow] = translator.translate(cached_flow, backend="tekton")
+    hashed = sorted(v for n, v in _cache_env(_task(flow, "count")).items() if n.startswith("KFPT_K_"))
+    assert hashed == ["$(params.data-metadata)", "$(params.log)"]
+    library = next(p for p in flow["spec"]["pipelineSpec"]["params"] if p["name"] == "kfpt-cache-sh")["default"]
+    assert "$(" not in library and "$$" not in library  # nothing Tekton or the kubelet would rewrite
+    assert "KFPT_CACHE=kfp/.cache\nKFPT_CACHE_MAX_AGE=2592000\n" in library
+
+
+@pytest.mark.parametrize("duration,seconds", [("720h", 2592000), ("1h30m", 5400), ("1.5s", 2), ("0", 0),
+                                              ("0s", 0), ("-5m", 0), ("300ms", 1)])
+def test_max_age_is_argos_duration_in_whole_seconds(duration, seconds):
+    from backends.tekton.cache import max_age_seconds
+
+    assert max_age_seconds(duration) == seconds
+
+
+def test_a_bad_max_age_is_a_clear_error():
+    with pytest.raises(translator.TranslateError, match="--cache-max-age.*not a Go duration"):
+        translator.translate(two_squares, backend="tekton", cache_max_age="3d")
