@@ -122,6 +122,7 @@ restore() {
   mkdir -p "$S/results"
   sed -n 's/^result //p' "$S/entry" > "$S/results.list" || return 1
   while read -r name data; do
+    case "$name" in ''|.*|*/*) return 1 ;; esac
     printf '%s' "$data" | base64 -d > "$S/results/$name" || return 1
   done < "$S/results.list"
   if [ "${KFPT_ARTIFACTS:-0}" -gt 0 ]; then
