@@ -177,7 +177,7 @@ def test_the_key_covers_the_computation_not_names_or_delivery():
     [flow] = translator.translate(cached_flow, backend="tekton")
     hashed = sorted(v for n, v in _cache_env(_task(flow, "count")).items() if n.startswith("KFPT_K_"))
     assert hashed == ["$(params.data-metadata)", "$(params.log)"]
-    library = next(p for p in flow["spec"]["pipelineSpec"]["params"] if p["name"] == "kfpt-cache-sh")["default"]
+    library = next(p for p in flow["spec"]["pipelineSpec"]["params"] if p["name"] == "kfpt-sh")["default"]
     assert "$(" not in library and "$$" not in library  # nothing Tekton or the kubelet would rewrite
     assert "KFPT_CACHE=kfp/.cache\nKFPT_CACHE_MAX_AGE=2592000\n" in library
 

@@ -78,10 +78,9 @@ def task_digest(spec: t.EmbeddedTask, task: t.PipelineTask, run_spec: t.Pipeline
 # POSIX sh, holding no dollar-parenthesis (Tekton would read it as a variable): command
 # substitution is written with backquotes, arithmetic with expr. Values arrive in env and args,
 # quoted wherever the shell reads them.
-_LOOKUP = """# kfp-translate: the memo's shell functions (docs/tekton.md, "Caching"), shared by every cached
-# task's kfpt-cache and kfpt-store steps through the pipeline parameter kfpt-cache-sh
+_LOOKUP = """# the memo (docs/tekton.md, "Caching"): kfpt-cache looks up, kfpt-store remembers
 S=/kfp/outputs/.kfp/cache
-B="${KFP_TRANSLATE_BUCKET}"
+B="${KFP_TRANSLATE_BUCKET:-}"
 sha() { sha256sum | cut -c1-64; }
 walk() {
   for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
@@ -205,18 +204,9 @@ input() { printf 'content\\0%s\\0' "$1"; content "$2"; }
 arrays() { printf 'arrays\\0'; printf '%s\\0' "$@"; }
 published() { :; }
 """.replace("KEY_VERSION", KEY_VERSION)
-PARAM = "kfpt-cache-sh"
-ENV = "KFPT_CACHE_SH"
-_HEAD = """#!/bin/sh
-set -eu
-eval "$KFPT_CACHE_SH"  # the memo's functions (pipeline parameter kfpt-cache-sh; docs/tekton.md, "Caching")
-"""
-
-
 def library(key_prefix: str, max_age: int) -> str:
-    """The shell functions every cached task's kfpt-cache and kfpt-store steps use, once per
-    manifest (the default of the pipeline parameter PARAM). They hold no dollar-parenthesis and
-    no double dollar, so neither Tekton nor the kubelet (expanding env values) rewrites them."""
+    """The memo's part of the transfer steps' shell functions (steps.library: once per manifest,
+    no dollar-parenthesis, no double dollar)."""
     if "$" in key_prefix:
         raise TranslateError("the artifact key prefix holds '$', which Tekton and the kubelet would rewrite",
                              element="--artifact-key-prefix")
@@ -228,7 +218,7 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
-def lookup_step(image: str, secret: str, digest: str, prefix: str,
+def lookup_step(image: str, secret: str, head: str, library: k.EnvVar, digest: str, prefix: str,
                 index: str | None, params: list[tuple[str, str]], arrays: list[tuple[str, str]],
                 contents: list[tuple[str, str]], artifacts: int,
                 publish: list[tuple[str, str, bool]], publish_prefix: str) -> t.Step:
@@ -236,7 +226,7 @@ def lookup_step(image: str, secret: str, digest: str, prefix: str,
     each array input (argv sections, as Tekton hands arrays over only there); contents: (label,
     local path) of each fetched input; publish: (source, key, is artifact) of the dsl.OneOf
     copies the task makes (docs/tekton.md, "dsl.OneOf")."""
-    env = [k.EnvVar(name="KFPT_HIT", value=f"$(step.results.{HIT}.path)"),
+    env = [library, k.EnvVar(name="KFPT_HIT", value=f"$(step.results.{HIT}.path)"),
            k.EnvVar(name="KFPT_CACHE_TASK", value=digest),
            k.EnvVar(name="KFPT_PREFIX", value=prefix)]
     if artifacts:
@@ -262,21 +252,12 @@ def lookup_step(image: str, secret: str, digest: str, prefix: str,
             copy = f'scopy "$KFPT_PREFIX/"{_q(src)}' if is_artifact else f"publish_file {_q(src)}"
             body.append(f'  {copy} "$KFPT_ONEOF/"{_q(key)} || return 1')
         body.append("}")
-    env.append(library_env())
-    script = _HEAD + "\n".join(body) + '\nlookup "$@"\n'
+    script = head + "\n".join(body) + '\nlookup "$@"\n'
     return t.Step(name=STEP, image=image, script=script, args=args or None, env=env,
                   env_from=[k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))],
                   results=[t.StepResult(name=HIT)])
 
 
-def library_env() -> k.EnvVar:
-    return k.EnvVar(name=ENV, value=f"$(params.{PARAM})")
-
-
 def store_lines(results: list[str]) -> list[str]:
-    """The end of kfpt-store: the library, then the entry under the key."""
-    return ['eval "$KFPT_CACHE_SH"', " ".join(["remember", *(_q(r) for r in results)])]
-
-
-def store_env() -> list[k.EnvVar]:
-    return [library_env()]
+    """The end of kfpt-store: the entry under the key."""
+    return [" ".join(["remember", *(_q(r) for r in results)])]

@@ -12,12 +12,11 @@ from translator.errors import TranslateError
 from translator.normalize import coerce
 
 from . import models as t
-from . import cache as memo
 from .cache import max_age_seconds
 from .conditions import guard
 from .flatten import Flattener, Value
 from .names import dns_label, param_name
-from .steps import packed_shim
+from .steps import LIBRARY_PARAM, library, packed_shim
 from .tasks import SHIM_PARAM, WORKSPACE, TaskOptions, build
 from .values import ABSENT, encode, protect
 
@@ -140,12 +139,13 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
                                  element=f"parameter '{SHIM_PARAM}'")
         params.append(t.ParamSpec(name=SHIM_PARAM, description="the pod shim (kfp-translate, docs/tekton.md); "
                                   "do not override", default=packed_shim()))
-    if any(p.name == memo.PARAM for b in built for p in b.task.params or []):
-        if any(p.name == memo.PARAM for p in params):
-            raise TranslateError(f"a pipeline parameter is named '{memo.PARAM}', which kfp-translate uses",
-                                 element=f"parameter '{memo.PARAM}'")
-        params.append(t.ParamSpec(name=memo.PARAM, description="the cache's shell functions (kfp-translate, "
-                                  "docs/tekton.md, Caching); do not override", default=memo.library(opts.artifact_key_prefix, task_opts.cache_max_age)))
+    if any(p.name == LIBRARY_PARAM for b in built for p in b.task.params or []):
+        if any(p.name == LIBRARY_PARAM for p in params):
+            raise TranslateError(f"a pipeline parameter is named '{LIBRARY_PARAM}', which kfp-translate uses",
+                                 element=f"parameter '{LIBRARY_PARAM}'")
+        params.append(t.ParamSpec(name=LIBRARY_PARAM, description="the transfer steps' shell functions (kfp-translate, "
+                                  "docs/tekton.md); do not override",
+                                  default=library(opts.artifact_key_prefix, task_opts.cache_max_age)))
     spec = t.PipelineSpec(
         display_name=pipeline.display_name,
         description=pipeline.description,

@@ -136,9 +136,11 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         digest = memo.task_digest(spec.model_copy(update={"steps": [main]}), task, run_spec)
         at = steps.index(main)
         steps[at:at + 1] = [_lookup(unit, opts, ins, fetch, digest), main.model_copy(update={"when": memo.UNLESS_HIT})]
-        library = t.ParamSpec(name=memo.PARAM, description="the memo's shell functions (backends/tekton/cache.py)")
-        spec = spec.model_copy(update={"steps": steps, "params": [*(spec.params or []), library]})
-        params = [*(task.params or []), t.Param(name=memo.PARAM, value=f"$(params.{memo.PARAM})")]
+        spec = spec.model_copy(update={"steps": steps})
+    if len(steps) > 1:  # transfer steps: they read the shell functions from the pipeline parameter
+        library = t.ParamSpec(name=s.LIBRARY_PARAM, description="the transfer steps' shell functions")
+        spec = spec.model_copy(update={"params": [*(spec.params or []), library]})
+        params = [*(task.params or []), t.Param(name=s.LIBRARY_PARAM, value=f"$(params.{s.LIBRARY_PARAM})")]
         task = task.model_copy(update={"task_spec": spec, "params": params})
     return Built(task, run_spec)
 
@@ -178,7 +180,7 @@ def _lookup(unit: Unit, opts: TaskOptions, ins: _Inputs, fetch: list[tuple[str, 
             publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name, False))
     prefix, index = _prefix(unit, opts.key_prefix)
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
-    return memo.lookup_step(opts.transfer_image, opts.artifact_store, digest, prefix, index, params, arrays, contents, len(iface.output_artifacts),
+    return memo.lookup_step(opts.transfer_image, opts.artifact_store, s.HEAD, s.library_env(), digest, prefix, index, params, arrays, contents, len(iface.output_artifacts),
                             publish, f"{run}/oneof")
 
 
