@@ -169,7 +169,8 @@ def _lookup(unit: Unit, opts: TaskOptions, ins: _Inputs, fetch: list[tuple[str, 
         skip.add(INDEX)
     params = [(p.name, f"$(params.{p.name})") for p in ins.specs if p.name not in skip and p.type != "array"]
     arrays = [(p.name, p.name) for p in ins.specs if p.name not in skip and p.type == "array"]
-    contents = [(name, f"{s.INPUTS_DIR}/{name}") for name, _, _ in fetch] + [(path, path) for path, _ in ins.oneofs]
+    contents = [(name, f"{s.INPUTS_DIR}/{name}") for name, _, _ in fetch] + \
+        [(path.removeprefix(s.INPUTS_DIR + "/"), path) for path, _ in ins.oneofs]  # labels: no paths of this pod
     iface = unit.component.interface
     publish: list[tuple[str, str, bool]] = []
     for name in sorted(unit.publish):
