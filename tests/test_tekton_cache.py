@@ -58,9 +58,8 @@ def flaky(flag: str, log: str) -> str:
 def cached_flow(text: str = "Hi", log: str = "", flag: str = ""):
     s = shout(text=text, log=log)
     count(data=s.outputs["data"], log=log)
-    with dsl.ParallelFor([2, 3]) as i:
-        square(x=i, log=log)
     flaky(flag=flag, log=log)
+    # a loop's results (index-prefixed) are checked on the real controller: e2e/tests/test_tekton_cache.py
 
 
 @pytest.fixture
@@ -103,10 +102,10 @@ def test_second_run_restores_outputs_without_running_components(tmp_path, env, m
     assert first["flaky"].status == "Failed", logs1
     assert all(o.status == "Succeeded" for n, o in first.items() if n != "flaky"), logs1
     ran_first = _lines(log)
-    assert sorted(ran_first) == ["count", "flaky", "shout", "square 2", "square 3"]
+    assert sorted(ran_first) == ["count", "flaky", "shout"]
     # one entry per key that succeeded: the failed task stored none
     entries = minio.client().list_objects_v2(Bucket=bucket, Prefix="kfp/.cache/").get("Contents", [])
-    assert len(entries) == 4 and all(e["Key"].endswith("/entry") for e in entries), entries
+    assert len(entries) == 2 and all(e["Key"].endswith("/entry") for e in entries), entries
 
     flag.unlink()
     second, logs2 = _run(tmp_path, base, "run-2", manifest)
@@ -117,8 +116,6 @@ def test_second_run_restores_outputs_without_running_components(tmp_path, env, m
     for name in first:
         if name != "flaky":
             assert _stable(second[name].results) == _stable(first[name].results), name
-    # a loop's results carry the iteration index, as run 1's did ("0:4", "1:9")
-    assert sorted(second["for-loop-2-square"].results["Output"]) == ["0:4", "1:9"]
     # the artifacts are this run's own objects, with the stored run's bytes
     s3 = minio.client()
     for run, out in (("run-1", first), ("run-2", second)):
