@@ -139,13 +139,14 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
                                  element=f"parameter '{SHIM_PARAM}'")
         params.append(t.ParamSpec(name=SHIM_PARAM, description="the pod shim (kfp-translate, docs/tekton.md); "
                                   "do not override", default=packed_shim()))
+    cached = any(step.name == "kfpt-cache" for b in built for step in b.task.task_spec.steps)
     if any(p.name == LIBRARY_PARAM for b in built for p in b.task.params or []):
         if any(p.name == LIBRARY_PARAM for p in params):
             raise TranslateError(f"a pipeline parameter is named '{LIBRARY_PARAM}', which kfp-translate uses",
                                  element=f"parameter '{LIBRARY_PARAM}'")
         params.append(t.ParamSpec(name=LIBRARY_PARAM, description="the transfer steps' shell functions (kfp-translate, "
                                   "docs/tekton.md); do not override",
-                                  default=library(opts.artifact_key_prefix, task_opts.cache_max_age)))
+                                  default=library(opts.artifact_key_prefix, task_opts.cache_max_age, cached)))
     spec = t.PipelineSpec(
         display_name=pipeline.display_name,
         description=pipeline.description,

@@ -163,9 +163,10 @@ eval "$KFPT_SH"  # kfp-translate's transfer functions (pipeline parameter kfpt-s
 """
 
 
-def library(key_prefix: str, max_age: int) -> str:
-    """The default of LIBRARY_PARAM: the fetch, store and cache functions."""
-    return "# kfp-translate: the transfer steps' shell functions\n" + FETCH + STORE + memo.library(key_prefix, max_age)
+def library(key_prefix: str, max_age: int, cached: bool = True) -> str:
+    """The default of LIBRARY_PARAM: the fetch and store functions, and the memo's when a task is cached."""
+    text = "# kfp-translate: the transfer steps' shell functions\n" + FETCH + STORE
+    return text + memo.library(key_prefix, max_age) if cached else text
 
 
 def library_env() -> k.EnvVar:
