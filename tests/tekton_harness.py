@@ -10,7 +10,9 @@ machine (the real controller runs it in e2e/). What it reproduces, and where it 
   (k8s third_party/forked/golang/expansion); scripts are not expanded (Tekton base64s them).
 * `when` with `in` / `notin`; a task whose params read a missing result is skipped; a false
   `when` skips only its own task; `finally` tasks run after all others with `$(tasks.t.status)`.
-* Steps run in order, each a subprocess; the first failing step fails the task.
+* Steps run in order, each a subprocess; the first failing step fails the task. Step results
+  (`$(step.results.r.path)`) and step `when` over them (`$(steps.s.results.r)`, in / notin):
+  a false one skips its step, and the next steps run.
 * `matrix` (params or include): one TaskRun per combination, named `<run>-<task>-<i>`; a
   matrixed task's string results aggregate into `$(tasks.t.results.r[*])` sorted by TaskRun
   name *as text* (-0, -1, -10, -2, ...), TaskRuns without the result left out, as Tekton's
@@ -166,11 +168,22 @@ class Harness:
         results_dir.mkdir(parents=True)
         tvalues = {f"params.{k}" + ("[*]" if isinstance(v, list) else ""): v for k, v in params.items()}
         tvalues.update({"context.pipelineRun.name": self.run_name, "context.taskRun.name": taskrun_name,
-                        "context.pipelineRun.uid": "uid-" + self.run_name, "context.taskRun.uid": "uid-" + task["name"]})
+                        "context.pipelineRun.uid": "uid-" + self.run_name, "context.taskRun.uid": "uid-" + taskrun_name})
         logs = []
+        step_results: dict[str, str] = {}
         for i, step in enumerate(ts["steps"]):
-            rc, log = self._step(step, i, tvalues, sandbox, ts.get("stepTemplate", {}))
+            steps_dir = sandbox / "tekton-steps" / f"step-{step['name']}" / "results"
+            steps_dir.mkdir(parents=True)
+            svalues = {**tvalues, **{f"step.results.{r['name']}.path": str(steps_dir / r["name"])
+                                     for r in step.get("results", [])}}
+            if not self._step_allowed(step, step_results):
+                logs.append(f"--- {step['name']} (skipped by its when)")
+                continue
+            rc, log = self._step(step, i, svalues, sandbox, ts.get("stepTemplate", {}))
             logs.append(f"--- {step['name']} (exit {rc})\n{log}")
+            for r in step.get("results", []):
+                if (steps_dir / r["name"]).exists():
+                    step_results[f"steps.{step['name']}.results.{r['name']}"] = (steps_dir / r["name"]).read_text()
             if rc != 0:
                 return TaskOutcome("Failed", logs="\n".join(logs))
         results = {}
@@ -179,6 +192,17 @@ class Harness:
             if f.exists():
                 results[r["name"]] = f.read_text()
         return TaskOutcome("Succeeded", results, "\n".join(logs))
+
+    @staticmethod
+    def _step_allowed(step: dict, step_results: dict[str, str]) -> bool:
+        """A step's `when` (in / notin) over earlier steps' results, as Tekton's entrypoint
+        evaluates it (pkg/entrypoint: replaceWhen, then AllowsExecution); false: skipped."""
+        for w in step.get("when", []):
+            got = tekton_subst(w.get("input", ""), step_results)
+            values = [tekton_subst(v, step_results) for v in w["values"]]
+            if (got in values) != (w["operator"] == "in"):
+                return False
+        return True
 
     def _remap(self, text: str, sandbox: Path) -> str:
         return (text.replace("/tekton/results", str(sandbox / "tekton-results"))
@@ -205,6 +229,9 @@ class Harness:
             script.write_text(self._remap(tekton_subst(step["script"], tvalues), sandbox))
             script.chmod(0o755)
             argv = [str(script)]
+            for x in step.get("args", []):  # a script's args are its "$@"
+                parts = whole_array(x, tvalues)
+                argv += [self._remap(p, sandbox) for p in (parts if parts is not None else [tekton_subst(x, tvalues)])]
         else:
             argv = []
             for x in step.get("command", []) + step.get("args", []):

@@ -3,7 +3,8 @@ subprocess (tests/tekton_harness.py: Tekton's substitution and the kubelet's exp
 artifacts through a real S3 server on loopback (MinIO) moved by the real `aws` CLI, Python
 components through the pod shim under a `python3` that has kfp, containers as shell commands.
 
-Expected values are computed from the inputs here, never copied from a run's output.
+Expected values are computed from the inputs here, never copied from a run's output. Caching is
+off here (each test runs every task once); tests/test_tekton_cache.py covers it.
 """
 
 import base64
@@ -109,7 +110,7 @@ def _decode(text: str) -> str:
 
 def test_pipeline_runs_with_values_artifacts_and_conditions(harness, minio):
     run, bucket = harness
-    [manifest] = translator.translate(flow, backend="tekton")
+    [manifest] = translator.translate(flow, backend="tekton", enable_caching=False)
     names = [t["name"] for t in manifest["spec"]["pipelineSpec"]["tasks"]]
     out = run.run(manifest)
     logs = "\n".join(f"== {n}\n{o.logs}" for n, o in out.items())
@@ -139,7 +140,7 @@ def test_pipeline_runs_with_values_artifacts_and_conditions(harness, minio):
 
 def test_numeric_condition_false_skips_every_task_of_the_group(harness):
     run, _ = harness
-    [manifest] = translator.translate(flow, backend="tekton", parameters=(("n", "2"),))
+    [manifest] = translator.translate(flow, backend="tekton", enable_caching=False, parameters=(("n", "2"),))
     out = run.run(manifest)
     evaluation = [n for n in out if n.endswith("-condition")]
     assert evaluation and all(out[n].status == "Succeeded" for n in evaluation)
@@ -149,7 +150,7 @@ def test_numeric_condition_false_skips_every_task_of_the_group(harness):
 
 def test_exit_handler_runs_as_finally_with_the_group_status(harness):
     run, _ = harness
-    [manifest] = translator.translate(exit_flow, backend="tekton")
+    [manifest] = translator.translate(exit_flow, backend="tekton", enable_caching=False)
     spec = manifest["spec"]["pipelineSpec"]
     assert [t["name"] for t in spec["finally"]] == ["report"]
     out = run.run(manifest)
@@ -213,7 +214,7 @@ def loops(n: int = 3):
 
 def test_loops_static_and_runtime_lists_collect_in_kfp_order_and_types(harness):
     run, _ = harness
-    [manifest] = translator.translate(loops, backend="tekton")
+    [manifest] = translator.translate(loops, backend="tekton", enable_caching=False)
     tasks = {t["name"]: t for t in manifest["spec"]["pipelineSpec"]["tasks"]}
     square_task = next(n for n in tasks if n.endswith("square"))
     assert len(tasks[square_task]["matrix"]["include"]) == 11  # a literal list: matrix.include
@@ -247,10 +248,10 @@ def big_flow(n: int = 100):
 
 def test_results_over_tektons_limit_fail_the_task_with_a_clear_message(harness):
     run, _ = harness
-    [small] = translator.translate(big_flow, backend="tekton")
+    [small] = translator.translate(big_flow, backend="tekton", enable_caching=False)
     assert run.run(small)["big"].status == "Succeeded"
     run2 = Harness(run.root.parent / "run-big", run.base_env)
-    [manifest] = translator.translate(big_flow, backend="tekton", parameters=(("n", "5000"),))
+    [manifest] = translator.translate(big_flow, backend="tekton", enable_caching=False, parameters=(("n", "5000"),))
     out = run2.run(manifest)["big"]
     assert out.status == "Failed"
     assert "over the 3072 bytes Tekton can carry (largest: Output=5000 bytes)" in out.logs
@@ -289,7 +290,7 @@ def oneof_flow(side: str = "tails"):
 @pytest.mark.parametrize("side,expected", [("heads", "H $HOME"), ("tails", "T $(x)")])
 def test_oneof_picks_the_branch_that_ran(harness, side, expected):
     run, _ = harness
-    [manifest] = translator.translate(oneof_flow, backend="tekton", parameters=(("side", side),))
+    [manifest] = translator.translate(oneof_flow, backend="tekton", enable_caching=False, parameters=(("side", side),))
     out = run.run(manifest)
     consumer = next(n for n in out if n.endswith("chosen"))
     assert out[consumer].status == "Succeeded", "\n".join(f"== {n}\n{o.logs}" for n, o in out.items())

@@ -42,6 +42,19 @@ class TaskResult(_Model):
     description: Optional[str] = None
 
 
+class WhenExpression(_Model):
+    input: Optional[str] = None
+    operator: Optional[Literal["in", "notin"]] = None
+    values: Optional[list[str]] = None
+    cel: Optional[str] = None
+
+
+class StepResult(_Model):
+    name: str
+    type: Optional[Literal["string", "array", "object"]] = None
+    description: Optional[str] = None
+
+
 class Step(_Model):
     name: str
     image: str
@@ -55,6 +68,8 @@ class Step(_Model):
     volume_mounts: Optional[list[k.VolumeMount]] = None
     image_pull_policy: Optional[str] = None
     security_context: Optional[k.SecurityContext] = None
+    results: Optional[list[StepResult]] = None  # step results (stable since StepActions)
+    when: Optional[list[WhenExpression]] = None  # step `when`: the entrypoint skips the step
 
 
 class StepTemplate(_Model):
@@ -79,13 +94,6 @@ class TaskSpec(_Model):
 
 class EmbeddedTask(TaskSpec):
     metadata: Optional[dict[str, dict[str, str]]] = None  # labels / annotations of the TaskRun's pod
-
-
-class WhenExpression(_Model):
-    input: Optional[str] = None
-    operator: Optional[Literal["in", "notin"]] = None
-    values: Optional[list[str]] = None
-    cel: Optional[str] = None
 
 
 class MatrixInclude(_Model):

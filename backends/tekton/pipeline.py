@@ -12,10 +12,11 @@ from translator.errors import TranslateError
 from translator.normalize import coerce
 
 from . import models as t
+from .cache import max_age_seconds
 from .conditions import guard
 from .flatten import Flattener, Value
 from .names import dns_label, param_name
-from .steps import packed_shim
+from .steps import LIBRARY_PARAM, library, packed_shim
 from .tasks import SHIM_PARAM, WORKSPACE, TaskOptions, build
 from .values import ABSENT, encode, protect
 
@@ -123,7 +124,8 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
         raise TranslateError("the pipeline runs no task", element="pipeline")
     workspace = _workspace(pipeline)
     task_opts = TaskOptions(opts.artifact_store, opts.artifact_key_prefix, opts.transfer_image,
-                            opts.python_image, workspace is not None)
+                            opts.python_image, workspace is not None, opts.enable_caching,
+                            max_age_seconds(opts.cache_max_age))
     built = [build(u, task_opts) for u in flat.units]
     regular = [b.task for b, u in zip(built, flat.units) if not u.final]
     finals = [b.task for b, u in zip(built, flat.units) if u.final]
@@ -137,6 +139,14 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
                                  element=f"parameter '{SHIM_PARAM}'")
         params.append(t.ParamSpec(name=SHIM_PARAM, description="the pod shim (kfp-translate, docs/tekton.md); "
                                   "do not override", default=packed_shim()))
+    cached = any(step.name == "kfpt-cache" for b in built for step in b.task.task_spec.steps)
+    if any(p.name == LIBRARY_PARAM for b in built for p in b.task.params or []):
+        if any(p.name == LIBRARY_PARAM for p in params):
+            raise TranslateError(f"a pipeline parameter is named '{LIBRARY_PARAM}', which kfp-translate uses",
+                                 element=f"parameter '{LIBRARY_PARAM}'")
+        params.append(t.ParamSpec(name=LIBRARY_PARAM, description="the transfer steps' shell functions (kfp-translate, "
+                                  "docs/tekton.md); do not override",
+                                  default=library(opts.artifact_key_prefix, task_opts.cache_max_age, cached)))
     spec = t.PipelineSpec(
         display_name=pipeline.display_name,
         description=pipeline.description,
@@ -150,8 +160,6 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     base = dns_label(pipeline.name, 56)
     labels = {"kfp-translate.dev/pipeline": dns_label(pipeline.name)}
     annotations = {"kfp-translate.dev/title": pipeline.display_name or pipeline.name}
-    if opts.enable_caching is not False and any(u.task.cache for u in flat.units if u.eval_expr is None):
-        annotations["kfp-translate.dev/caching"] = "not-implemented-on-tekton"
     run_spec = t.PipelineRunSpec(
         params=_overrides(pipeline, dict(opts.parameters)) or None,
         task_run_template=t.TaskRunTemplate(service_account_name=opts.service_account) if opts.service_account else None,

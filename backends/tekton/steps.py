@@ -18,6 +18,7 @@ from hera.workflows import models as k
 
 from translator.runtime import delivery
 
+from . import cache as memo
 from . import models as t
 
 INPUTS_DIR = "/kfp/inputs"
@@ -26,11 +27,14 @@ SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
 RESULTS_DIR = "/tekton/results"
 BUCKET_ENV = "KFP_TRANSLATE_BUCKET"
 
-# Both scripts hold no dollar-parenthesis (Tekton would read it as a variable); values arrive in
-# env, quoted wherever the shell reads them, so no value can become code.
-FETCH = """#!/bin/sh
-set -eu
-# kfp-translate: input artifacts from the artifact store (docs/tekton.md)
+# The transfer steps' shell functions travel once per manifest, as the default of the pipeline
+# parameter LIBRARY_PARAM, which each step's env reads and its script evaluates (docs/tekton.md,
+# "One pod per task"). They hold no dollar-parenthesis (Tekton would read it as a variable) and no
+# double dollar (the kubelet halves those in env values); values arrive in env, quoted wherever
+# the shell reads them, so no value can become code.
+LIBRARY_PARAM = "kfpt-sh"
+LIBRARY_ENV = "KFPT_SH"
+FETCH = """# input artifacts from the artifact store (docs/tekton.md)
 fetch() {
   case "$1" in s3://*) src="$1" ;; *) src="s3://${KFP_TRANSLATE_BUCKET}/$1" ;; esac
   mkdir -p "${2%/*}"
@@ -59,9 +63,7 @@ first() {
 }
 """
 
-STORE = """#!/bin/sh
-set -eu
-# kfp-translate: output artifacts to the artifact store, results Tekton passes on (docs/tekton.md)
+STORE = """# output artifacts to the artifact store, results Tekton passes on (docs/tekton.md)
 put() {
   dst="s3://${KFP_TRANSLATE_BUCKET}/${KFPT_PREFIX}/$2"
   if [ -d "$1" ]; then
@@ -92,7 +94,7 @@ result() {
   if grep -q '[$][(]' "$src" 2>/dev/null || head -c 12 "$src" | grep -q '^__KFP_B64__:'; then
     { printf '%s__KFP_B64__:' "${KFPT_RESULT_PREFIX:-}"; base64 "$src" | tr -d '\\n'; } > "$2"
   else
-    { printf '%s' "${KFPT_RESULT_PREFIX:-}"; sed 's/[$]/$$/g' "$src"; } > "$2"
+    { printf '%s' "${KFPT_RESULT_PREFIX:-}"; sed 's/[$]/&&/g' "$src"; } > "$2"
   fi
 }
 """
@@ -155,6 +157,22 @@ def shim_command(spec: dict, arrays: list[tuple[str, str]] = ()) -> list[str]:
     return [python, flag, bootstrap, spec_arg, *sections, end]
 
 
+HEAD = """#!/bin/sh
+set -eu
+eval "$KFPT_SH"  # kfp-translate's transfer functions (pipeline parameter kfpt-sh; docs/tekton.md)
+"""
+
+
+def library(key_prefix: str, max_age: int, cached: bool = True) -> str:
+    """The default of LIBRARY_PARAM: the fetch and store functions, and the memo's when a task is cached."""
+    text = "# kfp-translate: the transfer steps' shell functions\n" + FETCH + STORE
+    return text + memo.library(key_prefix, max_age) if cached else text
+
+
+def library_env() -> k.EnvVar:
+    return k.EnvVar(name=LIBRARY_ENV, value=f"$(params.{LIBRARY_PARAM})")
+
+
 def store_env(secret: str) -> list[k.EnvFromSource]:
     return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))]
 
@@ -169,17 +187,20 @@ def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
     for i, (dest, keys) in enumerate(oneofs):
         env += [k.EnvVar(name=f"KFPT_O_{i}_{j}", value=key) for j, key in enumerate(keys)]
         lines.append(f"first {shlex.quote(dest)} " + " ".join(f'"$KFPT_O_{i}_{j}"' for j in range(len(keys))))
-    return t.Step(name="kfpt-fetch", image=image, script=FETCH + "\n".join(lines) + "\n",
-                  env=env, env_from=store_env(secret))
+    return t.Step(name="kfpt-fetch", image=image, script=HEAD + "\n".join(lines) + "\n",
+                  env=[*env, library_env()], env_from=store_env(secret))
 
 
 def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
                metadata_results: list[str], index: str | None = None,
-               publish: list[tuple[str, str]] = (), publish_prefix: str = "") -> t.Step:
+               publish: list[tuple[str, str]] = (), publish_prefix: str = "",
+               cache: list[str] | None = None) -> t.Step:
     """artifacts: output names to upload; results: (file, result name) to copy (container
     components); metadata_results: `{}` for artifacts whose metadata no shim wrote; index: the
     iteration index inside a loop (results start with "<index>:", no prefix result: the keys
-    are known from the index)."""
+    are known from the index); cache: the result names when the task is cached: the
+    step ends by storing its outputs under the memo key (backends/tekton/cache.py) and, like
+    the component's step, is skipped on a hit."""
     lines = [f"put {shlex.quote(f'{OUTPUTS_DIR}/{a}')} {shlex.quote(a)}" for a in artifacts]
     if artifacts and index is None:
         lines.append(f"printf '%s' \"$KFPT_PREFIX\" > {RESULTS_DIR}/kfpt-prefix")
@@ -191,8 +212,12 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
         env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
     if publish:
         env.append(k.EnvVar(name="KFPT_ONEOF", value=publish_prefix))
-    return t.Step(name="kfpt-store", image=image, script=STORE + "\n".join(lines) + "\n",
-                  env=env or None, env_from=store_env(secret) if artifacts or publish else None)
+    if cache is not None:
+        lines += memo.store_lines(cache)
+    env.append(library_env())
+    return t.Step(name="kfpt-store", image=image, script=HEAD + "\n".join(lines) + "\n",
+                  env=env or None, env_from=store_env(secret) if artifacts or publish or cache else None,
+                  when=memo.UNLESS_HIT if cache is not None else None)
 
 
 ITEMS = """#!/usr/bin/env python3

@@ -11,6 +11,7 @@ from backends.argo.platform import pod_settings
 from translator import graph as g
 from translator.errors import TranslateError
 
+from . import cache as memo
 from . import models as t
 from . import steps as s
 from .conditions import OUTCOME
@@ -32,6 +33,8 @@ class TaskOptions:
     transfer_image: str
     python_image: str
     workspace: bool = False
+    enable_caching: bool | None = None  # None: as each task says; False/True: override all
+    cache_max_age: int = 30 * 24 * 3600  # seconds (cache.max_age_seconds of --cache-max-age)
 
 
 @dataclass
@@ -102,7 +105,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
     main = _main_step(unit, impl, resolver, settings, python, ins)
     steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs)]
              if fetch or ins.oneofs else []) + [main]
-    store = _store(unit, opts, python)
+    cached = _cached(unit, opts)
+    store = _store(unit, opts, python, cached)
     if store is not None:
         steps.append(store)
     vols, mounts = s.io_volumes()
@@ -127,7 +131,58 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         timeout=f"{int(settings.active_deadline_seconds.root)}s" if settings.active_deadline_seconds else None,
         workspaces=[t.WorkspacePipelineTaskBinding(name=WORKSPACE, workspace=WORKSPACE)] if opts.workspace else None,
     )
-    return Built(task, _run_spec(unit.name, settings))
+    run_spec = _run_spec(unit.name, settings)
+    if cached:  # the lookup before the component; the component and kfpt-store skipped on a hit
+        digest = memo.task_digest(spec.model_copy(update={"steps": [main]}), task, run_spec)
+        at = steps.index(main)
+        steps[at:at + 1] = [_lookup(unit, opts, ins, fetch, digest), main.model_copy(update={"when": memo.UNLESS_HIT})]
+        spec = spec.model_copy(update={"steps": steps})
+    if len(steps) > 1:  # transfer steps: they read the shell functions from the pipeline parameter
+        library = t.ParamSpec(name=s.LIBRARY_PARAM, description="the transfer steps' shell functions")
+        spec = spec.model_copy(update={"params": [*(spec.params or []), library]})
+        params = [*(task.params or []), t.Param(name=s.LIBRARY_PARAM, value=f"$(params.{s.LIBRARY_PARAM})")]
+        task = task.model_copy(update={"task_spec": spec, "params": params})
+    return Built(task, run_spec)
+
+
+def _cached(unit: Unit, opts: TaskOptions) -> bool:
+    """KFP's per-task caching, or the run's override. A PipelineTaskFinalStatus input holds this
+    run's own status (and name): such a task never caches, as on Argo it never hits."""
+    wanted = unit.task.cache if opts.enable_caching is None else opts.enable_caching
+    return bool(wanted) and unit.status_input is None
+
+
+def _prefix(unit: Unit, key_prefix: str) -> tuple[str, str | None]:
+    """Where this TaskRun stores its output artifacts, and the iteration index inside a loop."""
+    run = f"{key_prefix}/$(context.pipelineRun.name)/{unit.name}"
+    if unit.loop is not None:
+        index = f"$(params.{INDEX})"
+        return f"{run}/i{index}", index
+    return f"{run}/$(context.taskRun.name)", None
+
+
+def _lookup(unit: Unit, opts: TaskOptions, ins: _Inputs, fetch: list[tuple[str, str, bool]], digest: str) -> t.Step:
+    """The cache step: the memo key over every input the component reads (its params, the
+    fetched artifacts' content), not over where they are stored or how they are delivered."""
+    skip = {SHIM_PARAM} | {location_param(n) for n in unit.artifacts}
+    if not (ins.needs_list or ins.arrays):  # the index matters only to pick from a list or an array
+        skip.add(INDEX)
+    params = [(p.name, f"$(params.{p.name})") for p in ins.specs if p.name not in skip and p.type != "array"]
+    arrays = [(p.name, p.name) for p in ins.specs if p.name not in skip and p.type == "array"]
+    contents = [(name, f"{s.INPUTS_DIR}/{name}") for name, _, _ in fetch] + \
+        [(path.removeprefix(s.INPUTS_DIR + "/"), path) for path, _ in ins.oneofs]  # labels: no paths of this pod
+    iface = unit.component.interface
+    publish: list[tuple[str, str, bool]] = []
+    for name in sorted(unit.publish):
+        if iface.output_artifact(name) is not None:
+            publish += [(name, name, True),
+                        (f"{s.RESULTS_DIR}/{result_name(name + '-metadata')}", name + ".metadata", False)]
+        else:
+            publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name, False))
+    prefix, index = _prefix(unit, opts.key_prefix)
+    run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
+    return memo.lookup_step(opts.transfer_image, opts.artifact_store, s.HEAD, s.library_env(), digest, prefix, index, params, arrays, contents, len(iface.output_artifacts),
+                            publish, f"{run}/oneof")
 
 
 def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
@@ -252,7 +307,7 @@ def _results(unit: Unit) -> list[t.TaskResult]:
     return results
 
 
-def _store(unit: Unit, opts: TaskOptions, python: bool) -> t.Step | None:
+def _store(unit: Unit, opts: TaskOptions, python: bool, cached: bool = False) -> t.Step | None:
     iface = unit.component.interface
     copies = [] if python else [(f"{s.OUTPUTS_DIR}/{p.name}", result_name(p.name)) for p in iface.output_params]
     meta = [] if python else [result_name(a.name + "-metadata") for a in iface.output_artifacts]
@@ -263,13 +318,14 @@ def _store(unit: Unit, opts: TaskOptions, python: bool) -> t.Step | None:
                         (f"{s.RESULTS_DIR}/{result_name(name + '-metadata')}", name + ".metadata")]
         else:
             publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name))
-    if not iface.output_artifacts and not copies and not publish:
+    if not iface.output_artifacts and not copies and not publish and not cached:
         return None
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
-    index = f"$(params.{INDEX})" if unit.loop is not None else None
-    prefix = f"{run}/i{index}" if index else f"{run}/$(context.taskRun.name)"
+    prefix, index = _prefix(unit, opts.key_prefix)
+    cache = [r.name for r in _results(unit) if r.name != PREFIX_RESULT] if cached else None
     return s.store_step(opts.transfer_image, opts.artifact_store, prefix,
-                        [a.name for a in iface.output_artifacts], copies, meta, index, publish, f"{run}/oneof")
+                        [a.name for a in iface.output_artifacts], copies, meta, index, publish, f"{run}/oneof",
+                        cache)
 
 
 def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool,
