@@ -139,3 +139,32 @@ def test_translate_pauses_the_cyclic_collector_and_restores_it(tmp_path):
     finally:
         gc.enable()
     assert (tmp_path / "out.yaml").read_bytes() == (tmp_path / "out2.yaml").read_bytes()
+
+
+def test_a_task_scope_is_lookups_not_a_copy_of_its_ancestors():
+    """The runner's scope for a task (translator/runner/dag.py Scope): the DAG's values, its
+    ancestors' entries found by name, what the caller writes; nothing is copied per task, and a
+    reference to a direct dependency walks nothing (a 20,000-task chain stays linear)."""
+    from translator.runner.dag import Scope, _Ancestry
+
+    n = 20_000
+    deps = {f"t{i}": ([f"t{i - 1}"] if i else []) for i in range(n)}
+    deps["other"] = []
+    entries = {name: {f"tasks.{name}.outputs.parameters.x": name} for name in deps}
+    last = f"t{n - 1}"
+    visible = _Ancestry(deps, last)
+    order = lambda: [f"t{i}" for i in range(n - 2, -1, -1)]  # noqa: E731
+    scope = Scope({"inputs.parameters.a": "1"}, entries, visible, order)
+    assert scope[f"tasks.t{n - 2}.outputs.parameters.x"] == f"t{n - 2}"
+    assert visible._seen == set()  # the direct dependency: no walk at all
+    assert scope["tasks.t0.outputs.parameters.x"] == "t0"  # 19,999 levels up, without recursion
+    assert "tasks.other.outputs.parameters.x" not in scope  # not an ancestor: not visible
+    assert f"tasks.{last}.outputs.parameters.x" not in scope  # nor the task itself
+    assert scope["inputs.parameters.a"] == "1" and "inputs.parameters.b" not in scope
+    scope[f"tasks.{last}.status"] = "Succeeded"  # what an exit hook adds
+    flat = dict(scope.items())  # what an expression sees: the copy the runner used to make
+    expected = {"inputs.parameters.a": "1"}
+    for name in order():
+        expected.update(entries[name])
+    expected[f"tasks.{last}.status"] = "Succeeded"
+    assert flat == expected and list(flat) == list(expected)
