@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import resource
@@ -211,7 +212,18 @@ def main() -> None:
     ap.add_argument("--kfp-max", type=int, default=1000,
                     help="compile with kfp up to this many tasks; above, lay the IR out with scaled_ir")
     ap.add_argument("--write", help="write the table here (markdown)")
+    ap.add_argument("--rows", help="also save the measured rows here (JSON), for --merge")
+    ap.add_argument("--merge", help="no measuring: write the table of rows saved by runs in parallel (A.json,B.json)")
     args = ap.parse_args()
+    if args.merge:
+        rows = [row for part in args.merge.split(",") for row in json.loads(Path(part).read_text())["rows"]]
+        saved = json.loads(Path(args.merge.split(",")[0]).read_text())
+        rows.sort(key=lambda r: (r["n"] != 200, r["n"], SHAPES.index(r["shape"])))
+        text = render(rows, saved["help_wall"], saved["help_cpu"], args)
+        if args.write:
+            write(Path(args.write), text)
+        print(text)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     shapes = args.shapes.split(",")
     rows = []
@@ -229,6 +241,8 @@ def main() -> None:
                   f"JSON {row['json_bytes']:,}", flush=True)
             if args.write:  # after every case: a long run leaves its results so far
                 write(Path(args.write), render(rows, help_wall, help_cpu, args))
+            if args.rows:
+                Path(args.rows).write_text(json.dumps({"rows": rows, "help_wall": help_wall, "help_cpu": help_cpu}))
     print(render(rows, help_wall, help_cpu, args))
 
 
