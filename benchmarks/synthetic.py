@@ -120,39 +120,102 @@ def compile_ir(shape: str, n: int, directory: Path) -> tuple[Path, float]:
     return ir_path, seconds
 
 
-def chain_ir(n: int, directory: Path) -> Path:
-    """The IR `kfp.compiler` writes for the `chain` pipeline of n tasks, without running the
-    compiler on n tasks (its time grows faster than linearly: a 10,000-task chain did not compile
-    in 40 minutes here). One real compile of the distinct components (a chain that uses each
-    once), then KFP's own layout for repeated uses: task, component and executor `step-KK-J`
-    for the J-th use (tests/test_scale.py checks the result equals a real compile at 100 tasks)."""
+def _plan(shape: str, n: int) -> list[tuple[int, dict[str, int | None], dict[str, int], list[int]]]:
+    """The tasks `pipeline_source(shape, n)` creates, in creation order, without kfp: for each,
+    (component index, parameter -> producer task index or None for the seed, artifact ->
+    producer task index, extra `.after` task indexes). Replays the DSL body's own arithmetic and
+    random draws."""
+    d, tasks = DISTINCT[shape], []
+    if shape == "chain":
+        for i in range(n):
+            tasks.append(((n - 1 - i) * d // n, {"x": i - 1 if i else None}, {}, []))
+    elif shape == "fan":
+        tasks.append((0, {"x": None}, {}, []))
+        tasks += [(1 + i % (d - 1), {"x": 0}, {}, []) for i in range(n - 2)]
+        tasks.append((0, {"x": None}, {}, list(range(1, n - 1))))
+    else:
+        rng = random.Random(SEED)
+        for i in range(n):
+            k = rng.randrange(d)
+            arity = k % 3
+            params: dict[str, int | None] = {"n": None if not tasks else rng.randrange(len(tasks))}
+            arts: dict[str, int] = {}
+            for j in range(arity):
+                if not tasks:
+                    break
+                arts[f"a{j}"] = rng.randrange(len(tasks))
+            if len(params) + len(arts) < 1 + arity:
+                k, arts = k - arity, {}
+            tasks.append((k, params, arts, []))
+    return tasks
+
+
+def _base_source(shape: str, n: int) -> str:
+    """A pipeline named like the n-task one that uses each distinct component exactly once."""
+    source = pipeline_source(shape, DISTINCT[shape])
+    head = source[:source.index("def pipeline(seed: int = 1):")]
+    if shape in ("chain", "fan"):
+        uses = "    for comp in COMPS:\n        comp(x=seed)\n"
+    else:  # every artifact input reads the first task's
+        uses = ("    first = COMPS[0](n=seed)\n"
+                "    for k, comp in enumerate(COMPS[1:], 1):\n"
+                "        comp(n=first.outputs[\"Output\"], **{f\"a{j}\": first.outputs[\"out\"] for j in range(k % 3)})\n")
+    head = head.replace(f'name="synthetic-{shape}-{DISTINCT[shape]}"', f'name="synthetic-{shape}-{n}"')
+    return head + "def pipeline(seed: int = 1):\n" + uses
+
+
+def scaled_ir(shape: str, n: int, directory: Path) -> Path:
+    """The IR `kfp.compiler` writes for `pipeline_source(shape, n)`, without running the compiler
+    on n tasks (its time grows faster than linearly: a 10,000-task chain did not compile in 40
+    minutes here, a 5,000-task fan or DAG not within a session). One real compile of a pipeline
+    using each distinct component once, then KFP's own layout for repeated uses: task, component
+    and executor `NAME-J` for the J-th use, `dependentTasks` sorted (tests/test_scale.py checks
+    the result equals a real compile at 100 tasks for every shape)."""
     import yaml
 
-    d = DISTINCT["chain"]
-    base_path, _ = compile_ir("chain", d, Path(directory) / "base")
+    directory = Path(directory)
+    base_dir = directory / f"base-{shape}-{n}"
+    base_dir.mkdir(parents=True, exist_ok=True)
+    module_path = base_dir / "base.py"
+    module_path.write_text(_base_source(shape, n))
+    namespace: dict = {"__name__": f"synthetic_base_{shape}", "__file__": str(module_path)}
+    exec(compile(module_path.read_text(), str(module_path), "exec", dont_inherit=True), namespace)  # noqa: S102
+    from kfp import compiler
+
+    base_path = base_dir / "base.yaml"
+    compiler.Compiler().compile(namespace["pipeline"], str(base_path))
     base = yaml.load(base_path.read_text(), Loader=yaml.CSafeLoader)
-    components, executors, tasks = {}, {}, {}
+    stem = "step" if shape in ("chain", "fan") else "part"
+    components, executors, tasks, names = {}, {}, {}, []
     uses: dict[int, int] = {}
-    prev = None
-    for i in range(n):
-        k = (n - 1 - i) * d // n
+    for k, params, arts, after in _plan(shape, n):
         uses[k] = uses.get(k, 0) + 1
-        name = f"step-{k:02d}" + (f"-{uses[k]}" if uses[k] > 1 else "")
-        component = dict(copy.deepcopy(base["components"][f"comp-step-{k:02d}"]), executorLabel=f"exec-{name}")
+        name = f"{stem}-{k:02d}" + (f"-{uses[k]}" if uses[k] > 1 else "")
+        names.append(name)
+        component = dict(copy.deepcopy(base["components"][f"comp-{stem}-{k:02d}"]), executorLabel=f"exec-{name}")
         components[f"comp-{name}"] = component  # copies: shared objects would become YAML aliases
-        executors[f"exec-{name}"] = copy.deepcopy(base["deploymentSpec"]["executors"][f"exec-step-{k:02d}"])
-        source = {"componentInputParameter": "seed"} if prev is None else \
-            {"taskOutputParameter": {"outputParameterKey": "Output", "producerTask": prev}}
-        task = {"cachingOptions": {"enableCache": True}, "componentRef": {"name": f"comp-{name}"},
-                **({"dependentTasks": [prev]} if prev else {}),
-                "inputs": {"parameters": {"x": source}}, "taskInfo": {"name": name}}
-        tasks[name] = task
-        prev = name
+        executors[f"exec-{name}"] = copy.deepcopy(base["deploymentSpec"]["executors"][f"exec-{stem}-{k:02d}"])
+        inputs: dict = {}
+        if arts:
+            inputs["artifacts"] = {a: {"taskOutputArtifact": {"outputArtifactKey": "out", "producerTask": names[i]}}
+                                   for a, i in arts.items()}
+        inputs["parameters"] = {
+            p: {"componentInputParameter": "seed"} if i is None else
+               {"taskOutputParameter": {"outputParameterKey": "Output", "producerTask": names[i]}}
+            for p, i in params.items()}
+        upstream = sorted({names[i] for i in [*params.values(), *arts.values(), *after] if i is not None})
+        tasks[name] = {"cachingOptions": {"enableCache": True}, "componentRef": {"name": f"comp-{name}"},
+                       **({"dependentTasks": upstream} if upstream else {}),
+                       "inputs": inputs, "taskInfo": {"name": name}}
     ir = dict(base, components=dict(sorted(components.items())),
               deploymentSpec={"executors": dict(sorted(executors.items()))},
-              pipelineInfo={"name": f"synthetic-chain-{n}"},
               root=dict(base["root"], dag={"tasks": dict(sorted(tasks.items()))}))
-    path = Path(directory) / f"chain_{n}.yaml"
-    header = base_path.read_text().split("components:", 1)[0].replace(f"synthetic-chain-{d}", f"synthetic-chain-{n}")
+    path = directory / f"{shape}_{n}.yaml"
+    header = base_path.read_text().split("components:", 1)[0]
     path.write_text(header + yaml.dump_all([ir], sort_keys=True))  # as kfp.compiler writes it
     return path
+
+
+def chain_ir(n: int, directory: Path) -> Path:
+    """The chain's IR laid out by `scaled_ir` (kept for its callers)."""
+    return scaled_ir("chain", n, directory)

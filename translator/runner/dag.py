@@ -18,7 +18,8 @@ import json
 import queue
 import threading
 import time
-from collections import deque
+from collections import ChainMap, deque
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,90 @@ class Unit:
     params: dict[str, str]
     artifacts: dict[str, ArtifactRef]
     index: int | None = None
+
+
+class Scope(MutableMapping):
+    """The values one task may reference (Argo's scope.go): the DAG's own values, then the
+    entries (`tasks.NAME.…`) of its ancestors, then what the caller writes. Built in O(1) per
+    task: a key is found by dict lookups (the task's entries by name) plus an ancestry check, not
+    by copying every ancestor's entries (quadratic on a long chain). Iterating it (an expression
+    needs the whole environment) materializes it once, in the order the copy had."""
+
+    def __init__(self, base: dict, entries: dict[str, dict], visible: Callable[[str], bool],
+                 order: Callable[[], list[str]]):
+        self._base, self._entries, self._visible, self._order = base, entries, visible, order
+        self._written: dict[str, Any] = {}
+        self._flat: dict[str, Any] | None = None
+
+    def _task_entry(self, key: str) -> tuple[bool, Any]:
+        if not key.startswith("tasks."):
+            return False, None
+        dot = key.find(".", 6)
+        while dot != -1:  # a task name cannot hold a dot in Argo; try every split anyway
+            found = self._entries.get(key[6:dot])
+            if found is not None and key in found and self._visible(key[6:dot]):
+                return True, found[key]
+            dot = key.find(".", dot + 1)
+        return False, None
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._written:
+            return self._written[key]
+        hit, value = self._task_entry(key)
+        if hit:
+            return value
+        return self._base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (key in self._written or self._task_entry(key)[0] or key in self._base)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._written[key] = value
+        self._flat = None
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("a scope only grows")
+
+    def flat(self) -> dict[str, Any]:
+        if self._flat is None:
+            flat = dict(self._base)
+            for name in self._order():
+                flat.update(self._entries.get(name, {}))
+            flat.update(self._written)
+            self._flat = flat
+        return self._flat
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.flat())
+
+    def __len__(self) -> int:
+        return len(self.flat())
+
+    def items(self):  # type: ignore[override]
+        return self.flat().items()
+
+
+class _Ancestry:
+    """Whether a task is an ancestor of one task: a walk up its dependencies that stops at the
+    first hit and resumes from there on the next question (direct dependencies answer at once)."""
+
+    def __init__(self, deps: dict[str, list[str]], task: str):
+        self._deps = deps
+        self._direct = set(deps[task])
+        self._seen: set[str] = set()
+        self._stack = list(deps[task])
+
+    def __call__(self, name: str) -> bool:
+        if name in self._direct or name in self._seen:
+            return True
+        while self._stack:
+            d = self._stack.pop()
+            if d not in self._seen:
+                self._seen.add(d)
+                self._stack.extend(self._deps[d])
+                if d == name:
+                    return True
+        return False
 
 
 @dataclass
@@ -139,12 +224,17 @@ class DagRun:
                 stack.extend(self.deps[d])
         return list(seen)
 
-    def _scope(self, names: list[str]) -> tuple[dict[str, str | None], dict[str, ArtifactRef]]:
-        flat, arts = dict(self.base), {f"inputs.artifacts.{k}": v for k, v in self.in_artifacts.items()}
-        for a in names:
-            flat.update(self.entries.get(a, {}))
-            arts.update(self.art_entries.get(a, {}))
-        return flat, arts
+    def _scope(self, task: str | None) -> tuple[Scope, Scope]:
+        """What `task` sees (its ancestors' outputs), or with None what the DAG's outputs see (every task's)."""
+        if task is None:
+            visible: Callable[[str], bool] = self.tasks.__contains__
+            order = lambda: list(self.tasks)  # noqa: E731
+        else:
+            visible = _Ancestry(self.deps, task)
+            order = lambda: self._ancestors(task)  # noqa: E731
+        arts = {f"inputs.artifacts.{k}": v for k, v in self.in_artifacts.items()}
+        return (Scope(dict(self.base), self.entries, visible, order),
+                Scope(arts, self.art_entries, visible, order))
 
     def _record(self, name: str, node: Node) -> Node:
         """A task decided without running (Omitted, Skipped, Error)."""
@@ -174,7 +264,7 @@ class DagRun:
             if not go:
                 self._record(name, Node(tpath, tmpl, OMITTED, kind="Skipped", message="omitted: depends condition not met"))
                 return True
-        flat, arts = self._scope(self._ancestors(name))
+        flat, arts = self._scope(name)
         try:
             if "withItems" in task or "withParam" in task:
                 self._expand(name, task, flat, arts)
@@ -192,7 +282,7 @@ class DagRun:
         self.ready.append(Unit(name, tpath, params, artifacts))
         return True
 
-    def _expand(self, name: str, task: dict, flat: dict, arts: dict) -> None:
+    def _expand(self, name: str, task: dict, flat: Scope, arts: Scope) -> None:
         tpath, tmpl, st = f"{self.path}/{name}", task["template"], self.state[name]
         if "withItems" in task and "withParam" in task:
             raise RunError(f"{tpath}: only one of withItems/withParam can be specified")
@@ -217,8 +307,7 @@ class DagRun:
         for i, item in enumerate(items):
             entries, desc = item_scope(item)
             ipath = f"{tpath}({i}:{desc.replace('(', '').replace(')', '')})"
-            iflat = dict(flat)
-            iflat.update(entries)
+            iflat = ChainMap(dict(entries), flat)
             try:
                 if not self._when(task.get("when"), iflat, ipath):
                     child = self.r.add_node(Node(ipath, tmpl, SKIPPED, kind="Skipped", message="when evaluated false"))
@@ -312,7 +401,7 @@ class DagRun:
         self.events.put((unit, node, hook, None))
 
     def _hook(self, unit: Unit, hook: dict, node: Node) -> Node | None:
-        flat, arts = self._scope(self._ancestors(unit.task))
+        flat, arts = self._scope(unit.task)
         flat[f"tasks.{unit.task}.status"] = node.phase
         for k, v in node.parameters.items():
             flat[f"tasks.{unit.task}.outputs.parameters.{k}"] = v
@@ -472,13 +561,13 @@ class DagRun:
         node.phase, node.finished = verdict, time.time()
         if verdict != SUCCEEDED:
             return
-        flat, arts = self._scope(list(self.tasks))
+        flat, arts = self._scope(None)
         try:
             for p in (self.t.get("outputs") or {}).get("parameters", []):
                 node.parameters[p["name"]] = self._output_param(p, flat)
             for a in (self.t.get("outputs") or {}).get("artifacts", []):
                 if "fromExpression" in a:
-                    scope = subst.nested({**flat, **arts})
+                    scope = subst.nested({**flat.flat(), **arts.flat()})
                     found = exprlang.evaluate(a["fromExpression"], scope)
                     if not isinstance(found, ArtifactRef) and found is not None:
                         raise RunError(f"artifact {a['name']!r}: fromExpression gave {found!r}, not an artifact")
