@@ -250,3 +250,24 @@ def local_env(child_bin: Path, s3, bucket: str) -> dict[str, str]:
                AWS_ACCESS_KEY_ID=s3.access_key, AWS_SECRET_ACCESS_KEY=s3.secret_key,
                AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=s3.endpoint, KFP_TRANSLATE_BUCKET=bucket)
     return env
+
+
+def step_env(tmp_path: Path, minio) -> tuple[dict[str, str], str]:
+    """A bucket of the test's own on the MinIO fixture and the steps' environment: `python3` is
+    this interpreter, `aws` the awscli installed beside it."""
+    import shutil
+    import sys
+
+    import pytest
+
+    bucket = "kfpt-" + tmp_path.name.lower().replace("_", "-")[-40:].strip("-")
+    minio.client().create_bucket(Bucket=bucket)
+    child_bin = tmp_path / "bin"
+    child_bin.mkdir()
+    (child_bin / "python3").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
+    (child_bin / "python3").chmod(0o755)
+    if shutil.which("aws", path=str(Path(sys.executable).parent)) is None:
+        pytest.fail("the aws CLI (awscli, a test dependency) is not installed next to this Python")
+    env = local_env(child_bin, minio, bucket)
+    env["PATH"] = f"{child_bin}:{Path(sys.executable).parent}:{env['PATH']}"
+    return env, bucket

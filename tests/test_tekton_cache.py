@@ -7,8 +7,6 @@ the component" is read from the file, not from our own step logs; the outputs of
 are compared with the first's (results byte for byte, artifacts by their stored bytes).
 """
 
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from kfp.dsl import Dataset, Input, Metrics, Output
 
 import translator
 
-from .tekton_harness import Harness, local_env
+from .tekton_harness import Harness, step_env
 
 
 @dsl.component(base_image="python:3.12")
@@ -64,17 +62,7 @@ def cached_flow(text: str = "Hi", log: str = "", flag: str = ""):
 
 @pytest.fixture
 def env(tmp_path, minio):
-    bucket = "kfpt-" + tmp_path.name.lower().replace("_", "-")[-40:].strip("-")
-    minio.client().create_bucket(Bucket=bucket)
-    child_bin = tmp_path / "bin"
-    child_bin.mkdir()
-    (child_bin / "python3").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
-    (child_bin / "python3").chmod(0o755)
-    if shutil.which("aws", path=str(Path(sys.executable).parent)) is None:
-        pytest.fail("the aws CLI (awscli, a test dependency) is not installed next to this Python")
-    base = local_env(child_bin, minio, bucket)
-    base["PATH"] = f"{child_bin}:{Path(sys.executable).parent}:{base['PATH']}"
-    return base, bucket
+    return step_env(tmp_path, minio)
 
 
 def _run(tmp_path: Path, base: dict, run_name: str, manifest: dict):

@@ -10,8 +10,6 @@ off here (each test runs every task once); tests/test_tekton_cache.py covers it.
 import base64
 import copy
 import json
-import shutil
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,7 +19,7 @@ from kfp.dsl import Dataset, Input, Output
 
 import translator
 
-from .tekton_harness import Harness, local_env
+from .tekton_harness import Harness, step_env
 
 TRICKY = 'a$b "q" $(params.x) $$ {{x}} \'s\'\nline2'
 DOLLARS = 'cost: $5 $$ $HOME "q" \'s\' {{x}} %s'
@@ -90,16 +88,7 @@ def exit_flow(text: str = "hi", n: int = 1):
 
 @pytest.fixture
 def harness(tmp_path, minio):
-    bucket = "kfpt-" + tmp_path.name.lower().replace("_", "-")[-40:].strip("-")
-    minio.client().create_bucket(Bucket=bucket)
-    child_bin = tmp_path / "bin"
-    child_bin.mkdir()
-    (child_bin / "python3").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
-    (child_bin / "python3").chmod(0o755)
-    if shutil.which("aws", path=str(Path(sys.executable).parent)) is None:
-        pytest.fail("the aws CLI (awscli, a test dependency) is not installed next to this Python")
-    env = local_env(child_bin, minio, bucket)
-    env["PATH"] = f"{child_bin}:{Path(sys.executable).parent}:{env['PATH']}"
+    env, bucket = step_env(tmp_path, minio)
     return Harness(tmp_path / "run", env), bucket
 
 
