@@ -7,7 +7,6 @@ engine would rewrite, Tekton's doubled dollars, a loop's `<index>:` prefix) are 
 """
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,12 +59,9 @@ def user_value(text: Any) -> str:
     """A parameter value as the user's text (our base64 transport form undone)."""
     if not isinstance(text, str):
         return json.dumps(text, sort_keys=True)
-    if text.startswith(B64_PREFIX):
-        try:
-            return base64.b64decode(text[len(B64_PREFIX):], validate=True).decode("utf-8", "surrogateescape")
-        except ValueError:
-            return text
-    return text
+    from translator.runner.summary import user_value as decoded  # the one decoder of our transport form
+
+    return decoded(text)
 
 
 def metadata_value(text: Any) -> dict[str, Any]:
