@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import random
 import threading
 from pathlib import Path
 
 import pytest
 
 from translator.cli import main as translate_main
+from tests.seed_data import write_seed_csv
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ml_training_pipeline.py"
 
@@ -21,12 +21,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ml_training_pip
 def dataset_url(tmp_path_factory):
     """A CSV with a `target` column (two informative features, some noise), served on loopback."""
     root = tmp_path_factory.mktemp("www")
-    rng = random.Random(7)
-    rows = ["f0,f1,f2,f3,target"]
-    for _ in range(400):
-        f = [round(rng.gauss(0, 1), 4) for _ in range(4)]
-        rows.append(",".join(map(str, f + [int(f[0] + 0.5 * f[1] + rng.gauss(0, 0.3) > 0)])))
-    (root / "data.csv").write_text("\n".join(rows) + "\n")
+    write_seed_csv(root / "data.csv")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):

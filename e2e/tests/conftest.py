@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
-import random
 import tempfile
 import threading
 import uuid
@@ -18,6 +17,7 @@ import pytest
 
 import translator
 from e2e.harness import Cluster
+from tests.seed_data import write_seed_csv
 
 from .batch import Batch
 
@@ -92,12 +92,7 @@ def data_server():
     if os.environ.get("KFPT_E2E_HOST_NETWORK", "1") == "0":
         pytest.skip("pods do not share this host's network (KFPT_E2E_HOST_NETWORK=0): no loopback data server")
     root = Path(tempfile.mkdtemp(prefix="kfpt-e2e-www-"))
-    rng = random.Random(7)
-    rows = ["f0,f1,f2,f3,target"]
-    for _ in range(400):
-        f = [round(rng.gauss(0, 1), 4) for _ in range(4)]
-        rows.append(",".join(map(str, f + [int(f[0] + 0.5 * f[1] + rng.gauss(0, 0.3) > 0)])))
-    (root / "data.csv").write_text("\n".join(rows) + "\n")
+    write_seed_csv(root / "data.csv")
     (root / "small.csv").write_text("a,b\n1,2\n")
     state = _DataServer(root)
     host = os.environ.get("KFPT_E2E_DATA_HOST")
