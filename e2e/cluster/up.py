@@ -235,6 +235,28 @@ def tekton_objects() -> list[dict[str, Any]]:
     return objs
 
 
+_WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+
+
+def _drop_webhook_configurations(api, webhooks: list[dict]) -> None:
+    """A second `up` on the same state finds the last run's Tekton webhook configurations in etcd,
+    while the webhook process has not started yet: with `failurePolicy: Fail` they would refuse the
+    very ConfigMaps being applied. They are removed here and applied again after everything else;
+    the webhook fills in their CA bundle when it starts (wait_tekton_webhook)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    admission = client.AdmissionregistrationV1Api(api)
+    for obj in webhooks:
+        delete = (admission.delete_validating_webhook_configuration if obj["kind"].startswith("Validating")
+                  else admission.delete_mutating_webhook_configuration)
+        try:
+            delete(obj["metadata"]["name"])
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+
 def apply_objects(state: Path) -> None:
     from e2e.cluster.apply import Applier
 
@@ -244,7 +266,12 @@ def apply_objects(state: Path) -> None:
     crds = [o for o in argo + tekton if o["kind"] == "CustomResourceDefinition"]
     applier.apply_all([_namespace(NAMESPACE)] + crds)
     applier.wait_crds_established([c["metadata"]["name"] for c in crds])
-    applier.apply_all(o for o in argo + tekton if o["kind"] != "CustomResourceDefinition")
+    rest = [o for o in argo + tekton if o["kind"] != "CustomResourceDefinition"]
+    webhooks = [o for o in rest if o["kind"] in _WEBHOOK_KINDS]
+    if not processes.running_pid(state, "tekton-webhook"):
+        _drop_webhook_configurations(api, webhooks)
+    applier.apply_all(o for o in rest if o["kind"] not in _WEBHOOK_KINDS)
+    applier.apply_all(webhooks)
     _wait_default_service_account(api, NAMESPACE)
     applier.apply_all(project_objects(), NAMESPACE)
 
