@@ -5,6 +5,7 @@ passes emulated, KFP's executor inside the pod shim)."""
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,8 @@ def test_mount_paths_stay_in_the_work_dir_and_path_like_values_are_not_rewritten
     assert (tmp_path / "work" / "volumes" / "pvc" / "state" / "counter").read_text() == "1"
 
 
-ARGO_EXECUTOR = Path("/root/go/pkg/mod/github.com/argoproj/argo-workflows/v4@v4.0.7/workflow/executor/executor.go")
+GO_MODULES = Path(os.environ.get("GOMODCACHE") or Path(os.environ.get("GOPATH") or Path.home() / "go") / "pkg" / "mod")
+ARGO_EXECUTOR = GO_MODULES / "github.com/argoproj/argo-workflows/v4@v4.0.7/workflow/executor/executor.go"
 
 
 def test_container_output_parameters_lose_one_trailing_newline_as_on_argo(tmp_path):
