@@ -56,3 +56,77 @@ def fail(reason: str):
 @dsl.pipeline(name="client-fails")
 def fails(reason: str = "test"):
     fail(reason=reason).set_caching_options(False)
+
+
+@dsl.component(base_image=IMAGE)
+def first(word: str) -> str:
+    print(f"first ran with {word}", flush=True)
+    return word * 2
+
+
+@dsl.component(base_image=IMAGE)
+def flaky(text: str) -> str:
+    import os
+
+    if os.environ.get("RETRY_SWITCH") != "pass":
+        raise SystemExit(f"failing until the ConfigMap says pass (it says {os.environ.get('RETRY_SWITCH')!r})")
+    return text.upper()
+
+
+@dsl.component(base_image=IMAGE)
+def measure(text: str) -> int:
+    return len(text)
+
+
+def retried(config_map: str):
+    """A pipeline whose middle task fails until ConfigMap `config_map` has `switch: pass`
+    (read at pod start through kfp-kubernetes' use_config_map_as_env): the retry test flips it."""
+    from kfp import kubernetes
+
+    @dsl.pipeline(name="client-retry")
+    def pipeline(word: str = "ab") -> int:
+        f = first(word=word)
+        f.set_caching_options(False)
+        k = flaky(text=f.output)
+        k.set_caching_options(False)
+        kubernetes.use_config_map_as_env(k, config_map, {"switch": "RETRY_SWITCH"})
+        m = measure(text=k.output)
+        m.set_caching_options(False)
+        return m.output
+
+    return pipeline
+
+
+@dsl.component(base_image=IMAGE)
+def flaky_item(item: int) -> int:
+    import os
+
+    if item == 2 and os.environ.get("RETRY_SWITCH") != "pass":
+        raise SystemExit(f"item 2 fails until the ConfigMap says pass (it says {os.environ.get('RETRY_SWITCH')!r})")
+    print(f"item {item} done", flush=True)
+    return item * 10
+
+
+@dsl.component(base_image=IMAGE)
+def goodbye(note: str):
+    print(f"exit handler: {note}", flush=True)
+
+
+def retried_loop(config_map: str):
+    """A loop whose iteration 2 fails (through one retry of its own) until `config_map` says
+    `pass`, inside an exit handler: the retry test's Retry, loop and onExit nodes."""
+    from kfp import kubernetes
+
+    @dsl.pipeline(name="client-retry-loop")
+    def pipeline(word: str = "ab"):
+        with dsl.ExitHandler(goodbye(note="bye").set_caching_options(False)):
+            f = first(word=word)
+            f.set_caching_options(False)
+            with dsl.ParallelFor([1, 2, 3]) as item:
+                k = flaky_item(item=item)
+                k.set_caching_options(False)
+                k.set_retry(num_retries=1)
+                kubernetes.use_config_map_as_env(k, config_map, {"switch": "RETRY_SWITCH"})
+                k.after(f)
+
+    return pipeline

@@ -179,7 +179,9 @@ class Client:
         runs.delete(self.conn, self.backend, self._ns(namespace), run_id)
 
     def retry_run(self, run_id: str, namespace: str | None = None) -> Run:
-        """A new run with the finished run's spec (see runs.retry)."""
+        """Argo: the failed run itself, retried in place as `argo retry` does: its failed tasks
+        and those downstream of them run again, succeeded tasks keep their outputs (same run_id).
+        Tekton cannot retry a PipelineRun: a new run with the finished run's spec (a new run_id)."""
         ns = self._ns(namespace)
         stored = runs.retry(self.conn, self.backend, ns, run_id)
         return runs.to_run(self.conn, self.backend, stored, self._url, self._bucket, detail=False)
@@ -206,21 +208,27 @@ class Client:
 
     # ---------------------------------------------------------- recurring runs
 
-    def create_recurring_run(self, job_name: str, cron_expression: str, pipeline_func: Any = None,
+    def create_recurring_run(self, job_name: str, cron_expression: str | None = None, pipeline_func: Any = None,
                              pipeline_package_path: str | None = None, pipeline_name: str | None = None,
                              version: str | None = None, arguments: dict[str, Any] | None = None,
                              params: dict[str, Any] | None = None, max_concurrency: int | None = 1,
                              experiment_name: str | None = None, experiment_id: str | None = None,
                              enabled: bool = True, enable_caching: bool | None = None, timezone: str | None = None,
-                             namespace: str | None = None, service_account: str | None = None) -> RecurringRun:
-        """Runs on a cron schedule (`cron_expression`, 5 fields, in `timezone`); at most
-        `max_concurrency` at a time (1, as in kfp, unless given; None: no limit. Argo: 1 skips a
-        tick while a run is going, more queue; Tekton: a tick is skipped while as many runs are
-        unfinished)."""
-        from backends.argo.options import check_schedule, check_timezone
+                             namespace: str | None = None, service_account: str | None = None, *,
+                             interval_second: int | None = None, start_time: Any = None, end_time: Any = None,
+                             no_catchup: bool | None = None) -> RecurringRun:
+        """Runs on a cron schedule (`cron_expression`, 5 fields, in `timezone`) or every
+        `interval_second` seconds, only between `start_time` and `end_time` (RFC 3339 or aware
+        datetimes) when given; at most `max_concurrency` at a time (1, as in kfp, unless given;
+        None: no limit). Argo: 1 skips a tick while a run is going, more queue at a semaphore;
+        Tekton: a tick is skipped while as many runs are unfinished. `no_catchup`: missed ticks
+        are never backfilled, so only None or True. README "Recurring runs" has the mapping."""
+        from backends.argo.options import check_timezone
+
+        from .timing import resolve
 
         ns = self._ns(namespace)
-        check_schedule(cron_expression, "cron_expression")
+        timing = resolve(self.backend, cron_expression, interval_second, start_time, end_time, no_catchup)
         if timezone:
             check_timezone(timezone, "timezone")
         if max_concurrency is not None and max_concurrency < 1:
@@ -240,11 +248,11 @@ class Client:
         obj["metadata"]["annotations"][runs.RUN_NAME] = job_name
         prerequisites.check(self.conn, self.backend, obj, ns)
         if self.backend == "argo":
-            cron, semaphore = schedules.argo_cron(obj["spec"], obj["metadata"], name, cron_expression, timezone,
+            cron, semaphore = schedules.argo_cron(obj["spec"], obj["metadata"], name, timing, timezone,
                                                   max_concurrency, enabled)
             stored = schedules.create_argo(self.conn, ns, cron, semaphore)
         else:
-            cronjob, template = schedules.tekton_cronjob(obj, name, cron_expression, timezone, max_concurrency, enabled,
+            cronjob, template = schedules.tekton_cronjob(obj, name, timing, timezone, max_concurrency, enabled,
                                                          self.scheduler_image)
             stored = schedules.create_tekton(self.conn, ns, cronjob, template)
         return schedules.to_recurring(self.backend, stored)
