@@ -130,3 +130,37 @@ def retried_loop(config_map: str):
                 k.after(f)
 
     return pipeline
+
+
+@dsl.component(base_image=IMAGE)
+def score(scores: dsl.Output[dsl.Metrics], quality: dsl.Output[dsl.ClassificationMetrics],
+          notes: dsl.Output[dsl.Markdown]) -> float:
+    scores.log_metric("accuracy", 0.875)
+    scores.log_metric("examples", 120)
+    quality.log_confusion_matrix(["cat", "dog"], [[50, 10], [5, 55]])
+    quality.log_roc_curve(fpr=[0.0, 0.2, 1.0], tpr=[0.0, 0.8, 1.0], threshold=[1.0, 0.5, 0.0])
+    with open(notes.path, "w") as f:
+        f.write("# Scores\n\nAccuracy **0.875** on 120 examples.\n")
+    return 0.875
+
+
+WRITE_SCRIPT = (
+    'mkdir -p "$(dirname "$0")" "$(dirname "$1")" "$(dirname "$2")" "$(dirname "$3")"\n'
+    'printf "# Container summary\\n\\n| name | value |\\n| --- | --- |\\n| rows | 42 |\\n" > "$0"\n'
+    'printf "<html><body><h1>Container page</h1></body></html>" > "$1"\n'
+    'printf "{\\"rmse\\": 0.25, \\"rows\\": 42}" > "$2"\n'
+    'printf "{\\"metrics\\": [{\\"name\\": \\"auc\\", \\"numberValue\\": 0.91}]}" > "$3"\n')
+
+
+@dsl.container_component
+def container_writer(summary: dsl.Output[dsl.Markdown], page: dsl.Output[dsl.HTML],
+                     scores: dsl.Output[dsl.Metrics], legacy: dsl.Output[dsl.Metrics]):
+    """A container component (no pod shim): its artifacts' types are known only from the pipeline."""
+    return dsl.ContainerSpec(image=IMAGE, command=["sh", "-c", WRITE_SCRIPT],
+                             args=[summary.path, page.path, scores.path, legacy.path])
+
+
+@dsl.pipeline(name="client-report")
+def report_pipeline():
+    score().set_caching_options(False)
+    container_writer().set_caching_options(False)

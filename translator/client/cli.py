@@ -241,9 +241,7 @@ def runs(argv: Sequence[str]) -> int:
 
 
 def _report(client: Any, run: Any, path: str) -> int:
-    from translator.report import write_report
-
-    write_report(run.raw, run.engine, path, lambda uri: client.read_artifact(uri, run.namespace))
+    client.write_report(run.run_id, path, run.namespace)
     print(f"report written to {path}")
     return 0
 

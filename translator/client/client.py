@@ -80,9 +80,13 @@ class Client:
     def _run_object(self, source: Any, options: dict[str, Any]) -> dict[str, Any]:
         import translator
 
+        from translator.report import types
+
         kind = "Workflow" if self.backend == "argo" else "PipelineRun"
         docs = translator.translate(source, backend=self.backend, **options)
-        return next(d for d in docs if d.get("kind") == kind)
+        obj = next(d for d in docs if d.get("kind") == kind)
+        types.annotate(obj, types.declared(source))  # for the report: container components' artifact types
+        return obj
 
     def _submit(self, obj: dict[str, Any], namespace: str | None, run_name: str | None,
                 experiment_name: str | None) -> Run:
@@ -300,6 +304,21 @@ class Client:
     def delete_pipeline(self, pipeline_name: str, namespace: str | None = None) -> None:
         for v in self.list_pipeline_versions(pipeline_name, namespace):
             self.delete_pipeline_version(v.pipeline_version_id, namespace)
+
+    def write_report(self, run_id: str, path: str, namespace: str | None = None) -> None:
+        """The run report (translator.report, docs/report.md) of a run, written to `path`."""
+        from translator.report import write_report
+
+        ns = self._ns(namespace)
+        self.conn.require_engine(self.backend)
+        obj = dict(runs.get_object(self.conn, self.backend, ns, run_id))
+        if self.backend == "tekton":
+            obj["taskRuns"] = runs.taskruns(self.conn, ns, run_id)
+
+        def read(uri: str) -> bytes:  # Tekton's reader gives a key in the artifact store
+            return self.read_artifact(uri if uri.startswith("s3://") else f"s3:///{uri}", ns)
+
+        write_report(obj, self.backend, path, read)
 
     # --------------------------------------------------------------- artifacts
 

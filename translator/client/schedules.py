@@ -20,6 +20,7 @@ SCHEDULER_MANIFEST = "manifests/components/tekton/scheduler.yaml"
 SCRIPT_KEY = "create_run.py"
 DEFAULT_IMAGE = "python:3.12-slim"
 CRON = ("argoproj.io", "v1alpha1", "cronworkflows")
+STARTING_DEADLINE = 120  # seconds, on the CronWorkflow and the CronJob
 MAX = "kfp-translate.dev/max-concurrency"  # annotation on the CronWorkflow / CronJob
 
 
@@ -35,6 +36,8 @@ def argo_cron(workflow_spec: dict[str, Any], meta: dict[str, Any], name: str, ti
     labels = dict(meta.get("labels") or {})
     cron_spec: dict[str, Any] = {"schedules": [timing.schedule], "concurrencyPolicy": "Forbid" if max_concurrency == 1 else "Allow",
                                  "suspend": not enabled, "workflowSpec": spec,
+                                 # a tick missed by up to 2 minutes (a controller restart) still runs once, as on Tekton
+                                 "startingDeadlineSeconds": STARTING_DEADLINE,
                                  "workflowMetadata": {"labels": {**labels, SCHEDULE: name},
                                                       "annotations": dict(meta.get("annotations") or {})}}
     if timezone:
@@ -78,7 +81,7 @@ def tekton_cronjob(run: dict[str, Any], name: str, timing: Timing, timezone: str
                     {"name": "run", "configMap": {"name": f"{name}-run"}}],
     }
     spec: dict[str, Any] = {
-        "schedule": timing.schedule, "suspend": not enabled, "startingDeadlineSeconds": 120,
+        "schedule": timing.schedule, "suspend": not enabled, "startingDeadlineSeconds": STARTING_DEADLINE,
         # Forbid keeps two creators of one tick from racing; the creator's count is the real limit
         "concurrencyPolicy": "Forbid" if max_concurrency == 1 else "Allow",
         "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
