@@ -150,3 +150,22 @@ def test_scheduler_script_inside_the_window_goes_on_to_the_api(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "manifests/components/tekton/create_run.py")], capture_output=True,
                           text=True, env=env, timeout=60)
     assert done.returncode != 0 and "KUBERNETES_SERVICE_HOST" in done.stderr
+
+
+def _translate_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "translator.cli", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+
+
+def test_cli_schedule_interval_errors_are_one_line_before_any_call():
+    host = ["--host", f"https://127.0.0.1:{_closed_port()}", "--token", "t"]
+    done = _translate_cli("schedule", "create", "x", "examples/ml_training_pipeline.py", "--interval", "30",
+                          "--backend", "tekton", *host)
+    assert done.returncode == 2 and done.stderr.startswith("translate schedule: interval_second: 30 is under 60 on Tekton")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    done = _translate_cli("schedule", "create", "x", "examples/ml_training_pipeline.py", "--interval", "60",
+                          "--end-time", "soon", *host)
+    assert done.returncode == 2 and done.stderr.startswith("translate schedule: end_time: 'soon' is not an RFC 3339 time")
+    done = _translate_cli("schedule", "create", "x", "examples/ml_training_pipeline.py", "--interval", "60",
+                          "--cron", "* * * * *", *host)
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr

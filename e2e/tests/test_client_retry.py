@@ -166,5 +166,7 @@ def test_retry_run_in_place_loop_retry_strategy_exit_handler(cluster, bare_names
         assert (after[node_id]["startedAt"], after[node_id]["phase"]) == (node["startedAt"], "Succeeded")
         if node_id in pods_before:
             assert _pods(cluster, bare_namespace, run.run_id)[node_id] == pods_before[node_id]
+    hook = next(n for n in before["status"]["nodes"].values() if n["name"].endswith(".exit-handler-1.onExit"))
+    assert after[hook["id"]]["startedAt"] == hook["startedAt"]  # the exit handler ran once, before the retry (README)
     items = sorted(t.outputs["Output"] for t in done.tasks if t.name == "flaky-item" and t.state == "SUCCEEDED")
     assert items == [10, 20, 30]
