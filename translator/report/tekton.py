@@ -10,7 +10,7 @@ results start with `<index>:`; an artifact's metadata is the result `<name>-meta
 location the `kfpt-prefix` result (or the store step's key prefix) and the artifact's name,
 a key in the artifact store (`read_artifact` gets the key; the bucket is in the store Secret).
 
-Not yet checked against a real TaskRun from a cluster (docs/report.md, "Tekton").
+Checked against a real PipelineRun and TaskRuns in e2e/tests/test_report_on_engines.py.
 """
 from __future__ import annotations
 
