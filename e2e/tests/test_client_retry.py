@@ -129,7 +129,8 @@ def test_cli_runs_retry_waits_in_place(cluster, bare_namespace):  # noqa: F811
     done = subprocess.run([sys.executable, "-m", "translator.cli", "runs", "retry", run.run_id, "-n", bare_namespace,
                            "--wait", "--timeout", "300"], capture_output=True, text=True, cwd=REPO, env=env, timeout=400)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"run {run.run_id}: retrying its failed tasks\nrun {run.run_id}: SUCCEEDED")
+    assert done.stdout.startswith(f"run {run.run_id} retried in place (its failed tasks and those after them run again)\n"
+                                  f"run {run.run_id}: SUCCEEDED")
 
 
 def _capture(name: str, obj: dict) -> None:

@@ -228,7 +228,7 @@ def runs(argv: Sequence[str]) -> int:
         if args.action == "retry":
             run = client.retry_run(args.run)
             if run.run_id == args.run:
-                print(f"run {run.run_id}: retrying its failed tasks")
+                print(f"run {run.run_id} retried in place (its failed tasks and those after them run again)")
             else:
                 print(f"run {run.run_id} created (a retry of {args.run})")
             if getattr(args, "wait", False):
