@@ -22,6 +22,7 @@ import translator
 from translator.client import Client, ClientError
 from translator.client import schedules, uploads
 from translator.client.runs import dns_label, label
+from translator.client.timing import Timing
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -134,7 +135,7 @@ def test_run_labels_experiment_and_run_name():
 
 def test_tekton_schedule_objects():
     [run] = translator.translate(typed_outputs, backend="tekton")
-    cronjob, template = schedules.tekton_cronjob(run, "nightly", "0 2 * * *", "Europe/Berlin", 1, True, "python:3.12-slim")
+    cronjob, template = schedules.tekton_cronjob(run, "nightly", Timing("0 2 * * *"), "Europe/Berlin", 1, True, "python:3.12-slim")
     spec = cronjob["spec"]
     assert spec["concurrencyPolicy"] == "Forbid" and spec["timeZone"] == "Europe/Berlin" and spec["suspend"] is False
     pod = spec["jobTemplate"]["spec"]["template"]["spec"]
@@ -146,16 +147,16 @@ def test_tekton_schedule_objects():
     assert stored["metadata"]["generateName"] == "nightly-"
     assert stored["metadata"]["labels"]["kfp-translate.dev/schedule"] == "nightly"
     assert stored["spec"]["pipelineSpec"] == run["spec"]["pipelineSpec"]
-    many, _ = schedules.tekton_cronjob(run, "nightly", "0 2 * * *", None, 3, False, "python:3.12-slim")
+    many, _ = schedules.tekton_cronjob(run, "nightly", Timing("0 2 * * *"), None, 3, False, "python:3.12-slim")
     assert many["spec"]["concurrencyPolicy"] == "Allow" and many["spec"]["suspend"] is True
 
 
 def test_argo_schedule_objects():
     [wf] = translator.translate(typed_outputs, backend="argo")
-    cron, semaphore = schedules.argo_cron(wf["spec"], wf["metadata"], "nightly", "0 2 * * *", None, 1, True)
+    cron, semaphore = schedules.argo_cron(wf["spec"], wf["metadata"], "nightly", Timing("0 2 * * *"), None, 1, True)
     assert cron["spec"]["concurrencyPolicy"] == "Forbid" and semaphore is None
     assert cron["spec"]["workflowMetadata"]["labels"]["kfp-translate.dev/schedule"] == "nightly"
-    cron, semaphore = schedules.argo_cron(wf["spec"], wf["metadata"], "nightly", "0 2 * * *", None, 3, True)
+    cron, semaphore = schedules.argo_cron(wf["spec"], wf["metadata"], "nightly", Timing("0 2 * * *"), None, 3, True)
     assert semaphore["data"] == {"limit": "3"}
     assert cron["spec"]["workflowSpec"]["synchronization"]["semaphores"][0]["configMapKeyRef"]["name"] == "nightly-concurrency"
 

@@ -402,7 +402,7 @@ def test_in_chromium_hostile_artifacts_run_nothing_and_fetch_nothing(runs, track
 # --- Tekton: results as our Tekton shim writes them ---------------------------------------------
 
 def test_tekton_results_decode_to_what_the_argo_run_gave(runs, minio, tracker, tmp_path):
-    """No real TaskRun objects here (docs/report.md, "Tekton"): the local Tekton harness runs the
+    """Without a cluster (the real TaskRuns are in e2e/tests/test_report_on_engines.py): the local Tekton harness runs the
     showcase's steps and gives each task's results as Tekton would read them; the Tekton reader's
     decoding of those results must give the same metadata, values and artifacts as the Argo run."""
     from backends.tekton.names import result_name

@@ -106,3 +106,58 @@ def test_max_concurrency_two(manifests, cluster):  # noqa: F811
             for run in clients[e].list_runs(recurring_run_id=names[e]):
                 clients[e].delete_run(run.run_id)
             clients[e].delete_recurring_run(names[e])
+
+
+def _conditions(clients, name: str) -> list:
+    return (clients["argo"].get_recurring_run(name).raw.get("status") or {}).get("conditions") or []
+
+
+@selectable
+def test_interval_and_time_window(manifests, cluster):  # noqa: F811
+    """interval_second with an end_time a little ahead, on both engines (~2.5 minutes): runs are
+    created while the window is open and none after it closes; a schedule whose start_time is
+    ahead creates nothing. On Argo the window is the CronWorkflow's `when` (a broken expression
+    would show as a SubmissionError condition: checked), on Tekton the creator pod's clock."""
+    from datetime import datetime, timedelta, timezone
+
+    clients = {e: make_client(e) for e in ENGINES}
+    now = datetime.now(timezone.utc)
+    names = {"argo": unique("every-20s"), "tekton": unique("every-60s"), "later": unique("not-yet")}
+    argo_end, tekton_end = now + timedelta(seconds=50), now + timedelta(seconds=90)
+    made = {
+        "argo": clients["argo"].create_recurring_run(names["argo"], pipeline_func=napper, arguments={"seconds": 1},
+                                                     interval_second=20, end_time=argo_end, max_concurrency=None),
+        "tekton": clients["tekton"].create_recurring_run(names["tekton"], pipeline_func=napper, arguments={"seconds": 1},
+                                                         interval_second=60, start_time=now - timedelta(hours=1),
+                                                         end_time=tekton_end, max_concurrency=None, no_catchup=True),
+        "later": clients["argo"].create_recurring_run(names["later"], "* * * * *", pipeline_func=napper,
+                                                      arguments={"seconds": 1}, start_time=now + timedelta(hours=1)),
+    }
+    started = time.time()
+    try:
+        assert (made["argo"].interval_second, made["argo"].cron_expression) == (20, "")
+        assert made["tekton"].end_time == tekton_end.strftime("%Y-%m-%dT%H:%M:%SZ")
+        engine = {"argo": "argo", "tekton": "tekton", "later": "argo"}
+        deadline = started + 165
+        counts: dict[str, int] = {}
+        while time.time() < deadline:
+            counts = {k: len(clients[engine[k]].list_runs(recurring_run_id=n)) for k, n in names.items()}
+            closed = "is not before the end time" in _creator_logs(cluster, names["tekton"])
+            if time.time() > argo_end.timestamp() + 45 and counts["tekton"] >= 1 and closed:
+                break
+            time.sleep(5)
+        argo_runs = clients["argo"].list_runs(recurring_run_id=names["argo"])
+        created_at = sorted(datetime.fromisoformat(r.created_at.replace("Z", "+00:00")) for r in argo_runs)
+        assert 1 <= len(argo_runs) <= 3, f"Argo runs every 20 s until {argo_end}: {[r.run_id for r in argo_runs]}"
+        assert all(t < argo_end + timedelta(seconds=2) for t in created_at), (created_at, argo_end)
+        assert not [c for c in _conditions(clients, names["argo"]) if c.get("type") == "SubmissionError"]
+        assert counts["tekton"] == 1, f"Tekton: one tick inside the window, the next after it: {counts}"
+        assert "is not before the end time" in _creator_logs(cluster, names["tekton"])
+        assert counts["later"] == 0, "a run was created before start_time"
+        assert not [c for c in _conditions(clients, names["later"]) if c.get("type") == "SubmissionError"]
+    finally:
+        for key, name in names.items():
+            c = clients["tekton" if key == "tekton" else "argo"]
+            for run in c.list_runs(recurring_run_id=name):
+                c.delete_run(run.run_id)
+            c.delete_recurring_run(name)

@@ -191,9 +191,14 @@ def runs(argv: Sequence[str]) -> int:
     wait.add_argument("run")
     wait.add_argument("--timeout", type=float, default=3600)
     wait.add_argument("--watch", action="store_true", help="print each task's state as it changes")
-    for name, text in (("terminate", "stop a running run"), ("delete", "delete a run"),
-                       ("retry", "start a new run with a finished run's spec and arguments")):
+    for name, text in (("terminate", "stop a running run"), ("delete", "delete a run")):
         sub.add_parser(name, help=text).add_argument("run")
+    retry = sub.add_parser("retry", help="Argo: retry a failed run in place (its failed tasks and those after "
+                                         "them run again); Tekton: start a new run with the finished run's spec")
+    retry.add_argument("run")
+    retry.add_argument("--wait", action="store_true", help="wait for the retried run; exit 0 only if it succeeds")
+    retry.add_argument("--timeout", type=float, default=3600)
+    retry.add_argument("--watch", action="store_true", help="with --wait: print each task's state as it changes")
     for sp in sub.choices.values():
         _connection_flags(sp)
     args = p.parse_args(argv)
@@ -222,7 +227,12 @@ def runs(argv: Sequence[str]) -> int:
             return _finish(client, args.run, args)
         if args.action == "retry":
             run = client.retry_run(args.run)
-            print(f"run {run.run_id} created (a retry of {args.run})")
+            if run.run_id == args.run:
+                print(f"run {run.run_id} retried in place (its failed tasks and those after them run again)")
+            else:
+                print(f"run {run.run_id} created (a retry of {args.run})")
+            if getattr(args, "wait", False):
+                return _finish(client, run.run_id, args)
             return 0
         getattr(client, f"{args.action}_run")(args.run)
         print(f"run {args.run}: {'terminating' if args.action == 'terminate' else 'deleted'}")
@@ -231,14 +241,19 @@ def runs(argv: Sequence[str]) -> int:
 
 
 def _report(client: Any, run: Any, path: str) -> int:
-    from translator.report import write_report
-
-    write_report(run.raw, run.engine, path, lambda uri: client.read_artifact(uri, run.namespace))
+    client.write_report(run.run_id, path, run.namespace)
     print(f"report written to {path}")
     return 0
 
 
 # ------------------------------------------------------------------------- schedule
+
+
+def _when(recurring: Any) -> str:
+    text = recurring.cron_expression or f"every {recurring.interval_second} s"
+    window = [f"from {recurring.start_time}"] if recurring.start_time else []
+    window += [f"until {recurring.end_time}"] if recurring.end_time else []
+    return " ".join([text, *window])
 
 
 def schedule(argv: Sequence[str]) -> int:
@@ -247,7 +262,11 @@ def schedule(argv: Sequence[str]) -> int:
     create = sub.add_parser("create", help="runs of a pipeline on a cron schedule")
     create.add_argument("name", help="the recurring run's name")
     create.add_argument("input", nargs="?", help="pipeline IR or FILE.py[:FUNCTION] (or --pipeline NAME)")
-    create.add_argument("--cron", required=True, help="cron expression, 5 fields ('0 2 * * *')")
+    when = create.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help="cron expression, 5 fields ('0 2 * * *')")
+    when.add_argument("--interval", type=int, metavar="SECONDS", help="a run every SECONDS (kfp's interval_second)")
+    create.add_argument("--start-time", help="no run before this RFC 3339 time (2026-12-01T10:00:00Z)")
+    create.add_argument("--end-time", help="no run from this RFC 3339 time on")
     create.add_argument("--max-concurrency", type=int, default=1, help="at most this many runs at a time (default 1, as kfp's; 0: no limit)")
     create.add_argument("--timezone", help="IANA time zone of the schedule")
     create.add_argument("--disabled", action="store_true", help="create it paused")
@@ -269,13 +288,14 @@ def schedule(argv: Sequence[str]) -> int:
                 args.name, args.cron, pipeline_package_path=args.input, pipeline_name=args.pipeline,
                 version=args.version, arguments=dict(args.parameter), max_concurrency=args.max_concurrency or None,
                 experiment_name=args.experiment, enabled=not args.disabled, enable_caching=args.enable_caching,
-                timezone=args.timezone, service_account=args.service_account)
-            print(f"recurring run {made.recurring_run_id} created ({made.cron_expression}, "
+                timezone=args.timezone, service_account=args.service_account, interval_second=args.interval,
+                start_time=args.start_time, end_time=args.end_time)
+            print(f"recurring run {made.recurring_run_id} created ({_when(made)}, "
                   f"{'enabled' if made.enabled else 'disabled'})")
             return 0
         if args.action == "list":
             for s in client.list_recurring_runs(experiment_name=args.experiment):
-                print(f"{s.recurring_run_id:<40} {s.cron_expression:<16} {'enabled' if s.enabled else 'disabled':<9} "
+                print(f"{s.recurring_run_id:<40} {_when(s):<16} {'enabled' if s.enabled else 'disabled':<9} "
                       f"max_concurrency={s.max_concurrency or '-'}")
             return 0
         if args.action == "get":

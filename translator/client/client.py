@@ -80,9 +80,13 @@ class Client:
     def _run_object(self, source: Any, options: dict[str, Any]) -> dict[str, Any]:
         import translator
 
+        from translator.report import types
+
         kind = "Workflow" if self.backend == "argo" else "PipelineRun"
         docs = translator.translate(source, backend=self.backend, **options)
-        return next(d for d in docs if d.get("kind") == kind)
+        obj = next(d for d in docs if d.get("kind") == kind)
+        types.annotate(obj, types.declared(source))  # for the report: container components' artifact types
+        return obj
 
     def _submit(self, obj: dict[str, Any], namespace: str | None, run_name: str | None,
                 experiment_name: str | None) -> Run:
@@ -179,7 +183,9 @@ class Client:
         runs.delete(self.conn, self.backend, self._ns(namespace), run_id)
 
     def retry_run(self, run_id: str, namespace: str | None = None) -> Run:
-        """A new run with the finished run's spec (see runs.retry)."""
+        """Argo: the failed run itself, retried in place as `argo retry` does: its failed tasks
+        and those downstream of them run again, succeeded tasks keep their outputs (same run_id).
+        Tekton cannot retry a PipelineRun: a new run with the finished run's spec (a new run_id)."""
         ns = self._ns(namespace)
         stored = runs.retry(self.conn, self.backend, ns, run_id)
         return runs.to_run(self.conn, self.backend, stored, self._url, self._bucket, detail=False)
@@ -206,21 +212,27 @@ class Client:
 
     # ---------------------------------------------------------- recurring runs
 
-    def create_recurring_run(self, job_name: str, cron_expression: str, pipeline_func: Any = None,
+    def create_recurring_run(self, job_name: str, cron_expression: str | None = None, pipeline_func: Any = None,
                              pipeline_package_path: str | None = None, pipeline_name: str | None = None,
                              version: str | None = None, arguments: dict[str, Any] | None = None,
                              params: dict[str, Any] | None = None, max_concurrency: int | None = 1,
                              experiment_name: str | None = None, experiment_id: str | None = None,
                              enabled: bool = True, enable_caching: bool | None = None, timezone: str | None = None,
-                             namespace: str | None = None, service_account: str | None = None) -> RecurringRun:
-        """Runs on a cron schedule (`cron_expression`, 5 fields, in `timezone`); at most
-        `max_concurrency` at a time (1, as in kfp, unless given; None: no limit. Argo: 1 skips a
-        tick while a run is going, more queue; Tekton: a tick is skipped while as many runs are
-        unfinished)."""
-        from backends.argo.options import check_schedule, check_timezone
+                             namespace: str | None = None, service_account: str | None = None, *,
+                             interval_second: int | None = None, start_time: Any = None, end_time: Any = None,
+                             no_catchup: bool | None = None) -> RecurringRun:
+        """Runs on a cron schedule (`cron_expression`, 5 fields, in `timezone`) or every
+        `interval_second` seconds, only between `start_time` and `end_time` (RFC 3339 or aware
+        datetimes) when given; at most `max_concurrency` at a time (1, as in kfp, unless given;
+        None: no limit). Argo: 1 skips a tick while a run is going, more queue at a semaphore;
+        Tekton: a tick is skipped while as many runs are unfinished. `no_catchup`: missed ticks
+        are never backfilled, so only None or True. README "Recurring runs" has the mapping."""
+        from backends.argo.options import check_timezone
+
+        from .timing import resolve
 
         ns = self._ns(namespace)
-        check_schedule(cron_expression, "cron_expression")
+        timing = resolve(self.backend, cron_expression, interval_second, start_time, end_time, no_catchup)
         if timezone:
             check_timezone(timezone, "timezone")
         if max_concurrency is not None and max_concurrency < 1:
@@ -240,11 +252,11 @@ class Client:
         obj["metadata"]["annotations"][runs.RUN_NAME] = job_name
         prerequisites.check(self.conn, self.backend, obj, ns)
         if self.backend == "argo":
-            cron, semaphore = schedules.argo_cron(obj["spec"], obj["metadata"], name, cron_expression, timezone,
+            cron, semaphore = schedules.argo_cron(obj["spec"], obj["metadata"], name, timing, timezone,
                                                   max_concurrency, enabled)
             stored = schedules.create_argo(self.conn, ns, cron, semaphore)
         else:
-            cronjob, template = schedules.tekton_cronjob(obj, name, cron_expression, timezone, max_concurrency, enabled,
+            cronjob, template = schedules.tekton_cronjob(obj, name, timing, timezone, max_concurrency, enabled,
                                                          self.scheduler_image)
             stored = schedules.create_tekton(self.conn, ns, cronjob, template)
         return schedules.to_recurring(self.backend, stored)
@@ -292,6 +304,21 @@ class Client:
     def delete_pipeline(self, pipeline_name: str, namespace: str | None = None) -> None:
         for v in self.list_pipeline_versions(pipeline_name, namespace):
             self.delete_pipeline_version(v.pipeline_version_id, namespace)
+
+    def write_report(self, run_id: str, path: str, namespace: str | None = None) -> None:
+        """The run report (translator.report, docs/report.md) of a run, written to `path`."""
+        from translator.report import write_report
+
+        ns = self._ns(namespace)
+        self.conn.require_engine(self.backend)
+        obj = dict(runs.get_object(self.conn, self.backend, ns, run_id))
+        if self.backend == "tekton":
+            obj["taskRuns"] = runs.taskruns(self.conn, ns, run_id)
+
+        def read(uri: str) -> bytes:  # Tekton's reader gives a key in the artifact store
+            return self.read_artifact(uri if uri.startswith("s3://") else f"s3:///{uri}", ns)
+
+        write_report(obj, self.backend, path, read)
 
     # --------------------------------------------------------------- artifacts
 

@@ -91,6 +91,9 @@ class RecurringRun:
     enabled: bool
     experiment_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    interval_second: int | None = None   # set instead of cron_expression for a periodic schedule
+    start_time: str | None = None        # UTC RFC 3339: no run is created before it / from end_time on
+    end_time: str | None = None
 
 
 @dataclass

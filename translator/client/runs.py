@@ -108,11 +108,18 @@ def delete(conn: Connection, engine: str, namespace: str, name: str) -> None:
 
 
 def retry(conn: Connection, engine: str, namespace: str, name: str) -> dict[str, Any]:
-    """A new run of a finished run's very spec (same arguments, experiment and labels).
+    """Argo: the failed Workflow itself, retried in place as `argo retry` does (retry.py: its
+    failed tasks and what depends on them run again, succeeded tasks keep their outputs).
+    Tekton has no retry of a finished PipelineRun, so a new PipelineRun with the old one's very
+    spec (same arguments, experiment and labels; annotation `kfp-translate.dev/retry-of`)."""
+    if engine == "argo":
+        from .retry import retry_in_place
 
-    Neither engine's controller retries a finished run in place (`argo retry` rewrites node
-    statuses in the CLI; Tekton has no retry), so this resubmits: with caching on, the tasks that
-    succeeded are cache hits on Argo and only the failed ones run again."""
+        return retry_in_place(conn, namespace, get_object(conn, engine, namespace, name))
+    return _resubmit(conn, engine, namespace, name)
+
+
+def _resubmit(conn: Connection, engine: str, namespace: str, name: str) -> dict[str, Any]:
     old = get_object(conn, engine, namespace, name)
     run = argo_run(old) if engine == "argo" else tekton_run(old, [])
     if not run.done:

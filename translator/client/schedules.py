@@ -13,16 +13,18 @@ from .connection import Connection
 from .errors import ClientError, NotFound
 from .model import EXPERIMENT, KIND, RUN_NAME, SCHEDULE, RecurringRun
 from .runs import dns_label
+from .timing import END, START, Timing, interval_of
 
 SCHEDULER = "kfp-translate-scheduler"  # ServiceAccount and script ConfigMap of manifests/components/tekton
 SCHEDULER_MANIFEST = "manifests/components/tekton/scheduler.yaml"
 SCRIPT_KEY = "create_run.py"
 DEFAULT_IMAGE = "python:3.12-slim"
 CRON = ("argoproj.io", "v1alpha1", "cronworkflows")
+STARTING_DEADLINE = 120  # seconds, on the CronWorkflow and the CronJob
 MAX = "kfp-translate.dev/max-concurrency"  # annotation on the CronWorkflow / CronJob
 
 
-def argo_cron(workflow_spec: dict[str, Any], meta: dict[str, Any], name: str, cron: str, timezone: str | None,
+def argo_cron(workflow_spec: dict[str, Any], meta: dict[str, Any], name: str, timing: Timing, timezone: str | None,
               max_concurrency: int | None, enabled: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The CronWorkflow for a Workflow's spec, and the semaphore ConfigMap when max_concurrency > 1."""
     spec = json.loads(json.dumps(workflow_spec))
@@ -32,20 +34,25 @@ def argo_cron(workflow_spec: dict[str, Any], meta: dict[str, Any], name: str, cr
                      "data": {"limit": str(max_concurrency)}}
         spec["synchronization"] = {"semaphores": [{"configMapKeyRef": {"name": f"{name}-concurrency", "key": "limit"}}]}
     labels = dict(meta.get("labels") or {})
-    cron_spec: dict[str, Any] = {"schedules": [cron], "concurrencyPolicy": "Forbid" if max_concurrency == 1 else "Allow",
+    cron_spec: dict[str, Any] = {"schedules": [timing.schedule], "concurrencyPolicy": "Forbid" if max_concurrency == 1 else "Allow",
                                  "suspend": not enabled, "workflowSpec": spec,
+                                 # a tick missed by up to 2 minutes (a controller restart) still runs once, as on Tekton
+                                 "startingDeadlineSeconds": STARTING_DEADLINE,
                                  "workflowMetadata": {"labels": {**labels, SCHEDULE: name},
                                                       "annotations": dict(meta.get("annotations") or {})}}
     if timezone:
         cron_spec["timezone"] = timezone
+    if timing.argo_when():
+        cron_spec["when"] = timing.argo_when()
     body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow",
             "metadata": {"name": name, "labels": {**labels, SCHEDULE: name},
-                         "annotations": {**dict(meta.get("annotations") or {}), MAX: str(max_concurrency or 0)}},
+                         "annotations": {**dict(meta.get("annotations") or {}), MAX: str(max_concurrency or 0),
+                                         **timing.annotations()}},
             "spec": cron_spec}
     return body, semaphore
 
 
-def tekton_cronjob(run: dict[str, Any], name: str, cron: str, timezone: str | None, max_concurrency: int | None,
+def tekton_cronjob(run: dict[str, Any], name: str, timing: Timing, timezone: str | None, max_concurrency: int | None,
                    enabled: bool, image: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The CronJob and the ConfigMap holding the PipelineRun it creates."""
     run = json.loads(json.dumps(run))
@@ -63,7 +70,9 @@ def tekton_cronjob(run: dict[str, Any], name: str, cron: str, timezone: str | No
             "name": "create-run", "image": image, "command": ["python3", f"/opt/kfp-translate/{SCRIPT_KEY}"],
             "env": [{"name": "KFPT_SCHEDULE", "value": name},
                     {"name": "KFPT_MAX_CONCURRENCY", "value": str(max_concurrency or 0)},
-                    {"name": "KFPT_TEMPLATE", "value": "/etc/kfp-translate/run/pipelinerun.json"}],
+                    {"name": "KFPT_TEMPLATE", "value": "/etc/kfp-translate/run/pipelinerun.json"},
+                    *[{"name": env, "value": value} for env, value in (("KFPT_START", timing.start),
+                                                                       ("KFPT_END", timing.end)) if value]],
             "volumeMounts": [{"name": "script", "mountPath": "/opt/kfp-translate", "readOnly": True},
                              {"name": "run", "mountPath": "/etc/kfp-translate/run", "readOnly": True}],
             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
@@ -72,7 +81,7 @@ def tekton_cronjob(run: dict[str, Any], name: str, cron: str, timezone: str | No
                     {"name": "run", "configMap": {"name": f"{name}-run"}}],
     }
     spec: dict[str, Any] = {
-        "schedule": cron, "suspend": not enabled, "startingDeadlineSeconds": 120,
+        "schedule": timing.schedule, "suspend": not enabled, "startingDeadlineSeconds": STARTING_DEADLINE,
         # Forbid keeps two creators of one tick from racing; the creator's count is the real limit
         "concurrencyPolicy": "Forbid" if max_concurrency == 1 else "Allow",
         "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
@@ -84,7 +93,7 @@ def tekton_cronjob(run: dict[str, Any], name: str, cron: str, timezone: str | No
         spec["timeZone"] = timezone
     cronjob = {"apiVersion": "batch/v1", "kind": "CronJob",
                "metadata": {"name": name, "labels": {**labels, KIND: "schedule"},
-                            "annotations": {MAX: str(max_concurrency or 0),
+                            "annotations": {MAX: str(max_concurrency or 0), **timing.annotations(),
                                             **{k: v for k, v in (meta.get("annotations") or {}).items() if k == RUN_NAME}}},
                "spec": spec}
     return cronjob, template
@@ -139,8 +148,10 @@ def to_recurring(engine: str, obj: dict[str, Any]) -> RecurringRun:
     labels = meta.get("labels") or {}
     limit = int((meta.get("annotations") or {}).get(MAX, "0")) or None
     cron = (spec.get("schedules") or [spec.get("schedule", "")])[0] if engine == "argo" else spec.get("schedule", "")
-    return RecurringRun(meta["name"], (meta.get("annotations") or {}).get(RUN_NAME, meta["name"]), meta.get("namespace", ""),
-                        engine, cron, limit, not spec.get("suspend", False), labels.get(EXPERIMENT), obj)
+    notes = meta.get("annotations") or {}
+    return RecurringRun(meta["name"], notes.get(RUN_NAME, meta["name"]), meta.get("namespace", ""),
+                        engine, "" if interval_of(cron) else cron, limit, not spec.get("suspend", False),
+                        labels.get(EXPERIMENT), obj, interval_of(cron), notes.get(START), notes.get(END))
 
 
 def list_schedules(conn: Connection, engine: str, namespace: str, experiment: str | None) -> list[RecurringRun]:

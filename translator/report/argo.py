@@ -17,6 +17,7 @@ from typing import Any
 from backends.argo.names import param_name
 
 from .model import HELPER_SUFFIXES, Artifact, Run, Task, metadata_value, shim_spec, visible
+from .types import TASK_NAMES, kfp_task, of_run
 
 
 def _templates(workflow: dict[str, Any]) -> dict[str, dict]:
@@ -101,6 +102,34 @@ def _last_attempt(node: dict, nodes: dict[str, dict]) -> dict:
     return max(attempts, key=lambda n: (_attempt_number(n), str(n.get("startedAt") or ""))) if attempts else node
 
 
+def _task_names(templates: dict[str, dict]) -> dict[str, str]:
+    """Argo task name -> KFP task name, from the DAG templates' annotation (names Argo had to change)."""
+    import json
+
+    names: dict[str, str] = {}
+    for template in templates.values():
+        text = ((template.get("metadata") or {}).get("annotations") or {}).get(TASK_NAMES)
+        try:
+            found = json.loads(text) if text else {}
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            names.update({str(k): str(v) for k, v in found.items()})
+    return names
+
+
+def _declared_types(tasks: list[Task], workflow: dict[str, Any], templates: dict[str, dict]) -> None:
+    """Schema titles the pipeline declares (types.py) for artifacts whose pod has no shim SPEC."""
+    declared = of_run(workflow)
+    if not declared:
+        return
+    names = _task_names(templates)
+    for task in tasks:
+        types = declared.get(kfp_task(task.name, names)) or {}
+        for art in task.artifacts:
+            art.schema = art.schema or types.get(art.name, "")
+
+
 def read(workflow: dict[str, Any]) -> Run:
     status = workflow.get("status") or {}
     meta = workflow.get("metadata") or {}
@@ -122,6 +151,7 @@ def read(workflow: dict[str, Any]) -> Run:
         task.kind, task.phase = str(node.get("type") or task.kind), str(node.get("phase") or task.phase)
         tasks.append(task)
         ids[node["id"]] = task.id
+    _declared_types(tasks, workflow, templates)
     edges = [(node["id"], child) for node in shown for child in node.get("children") or []
              if child in ids and child != node["id"]]
     arguments = ((workflow.get("spec") or {}).get("arguments") or {}).get("parameters") or []

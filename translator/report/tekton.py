@@ -10,17 +10,18 @@ results start with `<index>:`; an artifact's metadata is the result `<name>-meta
 location the `kfpt-prefix` result (or the store step's key prefix) and the artifact's name,
 a key in the artifact store (`read_artifact` gets the key; the bucket is in the store Secret).
 
-Not yet checked against a real TaskRun from a cluster (docs/report.md, "Tekton").
+Checked against a real PipelineRun and TaskRuns in e2e/tests/test_report_on_engines.py.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from backends.tekton.names import param_name, result_name
+from backends.tekton.names import dns_label, param_name, result_name
 from backends.tekton.placeholders import location_param, metadata_param
 
 from .model import B64_PREFIX, Artifact, Run, Task, metadata_value, shim_spec, user_value, visible
+from .types import kfp_task, of_run
 
 PREFIX_RESULT = "kfpt-prefix"  # backends/tekton/flatten.py
 INDEX, LIST = "kfpt-index", "kfpt-list"  # backends/tekton/tasks.py
@@ -58,7 +59,7 @@ def _main_spec(taskrun: dict) -> tuple[dict, dict]:
     return spec, store
 
 
-def _task(taskrun: dict, run_name: str, pipeline_tasks: dict[str, str]) -> Task:
+def _task(taskrun: dict, run_name: str, pipeline_tasks: dict[str, str], declared: dict[str, dict[str, str]]) -> Task:
     meta, spec, status = taskrun.get("metadata") or {}, taskrun.get("spec") or {}, taskrun.get("status") or {}
     labels = meta.get("labels") or {}
     params = {str(p.get("name")): p.get("value", "") for p in spec.get("params") or []}
@@ -72,16 +73,19 @@ def _task(taskrun: dict, run_name: str, pipeline_tasks: dict[str, str]) -> Task:
     prefix = results.get(PREFIX_RESULT) or _CONTEXT.sub(
         lambda m: run_name if m.group(1) == "context.pipelineRun.name" else name if m.group(1) == "context.taskRun.name"
         else user_value(params.get(m.group(1)[len("params."):], "")), str(store.get("KFPT_PREFIX", "")))
-    artifacts = [Artifact(a, str(d.get("schemaTitle", "")), f"{prefix}/{a}" if prefix else None,
+    label = str(labels.get("tekton.dev/pipelineTask") or pipeline_tasks.get(name) or name)
+    kinds = {a: str(d.get("schemaTitle", "")) for a, d in (outs.get("artifacts") or {}).items()}
+    if not shim:  # a container component: the types the pipeline declares (types.py)
+        kinds = dict(declared.get(label) or {})
+    artifacts = [Artifact(a, kind, f"{prefix}/{a}" if prefix else None,
                           metadata_value(results.get(result_name(a + "-metadata"))))
-                 for a, d in sorted((outs.get("artifacts") or {}).items())]
+                 for a, kind in sorted(kinds.items())]
     inputs = [Artifact(a, str(d.get("schemaTitle", "")), user_value(params.get(location_param(a), "")) or None,
                        metadata_value(params.get(metadata_param(a))))
               for a, d in sorted(in_arts.items())]
     hidden = {INDEX, LIST} | {f(a) for a in in_arts for f in (location_param, metadata_param)}
     out_params = {p: results.get(result_name(p), "") for p in outs.get("parameters") or {}} if shim else {
         k: v for k, v in results.items() if k != PREFIX_RESULT and not k.endswith("-metadata")}
-    label = str(labels.get("tekton.dev/pipelineTask") or pipeline_tasks.get(name) or name)
     if in_loop:
         label = f"{label}({user_value(params[INDEX])})"
     return Task(id=name, name=label, phase=phase, kind="TaskRun", template=label.split("(")[0], message=message,
@@ -108,7 +112,8 @@ def read(run: dict[str, Any]) -> Run:
     # status.childReferences name each TaskRun's pipeline task (the label says it too)
     refs = {str(c.get("name")): str(c.get("pipelineTaskName") or "") for c in status.get("childReferences") or []
             if isinstance(c, dict) and c.get("kind", "TaskRun") == "TaskRun"}
-    tasks = [_task(tr, name, refs) for tr in run.get("taskRuns") or [] if isinstance(tr, dict)]
+    declared = {dns_label(kfp_task(k, {})): v for k, v in of_run(run).items()}  # by pipeline task name
+    tasks = [_task(tr, name, refs, declared) for tr in run.get("taskRuns") or [] if isinstance(tr, dict)]
     tasks.sort(key=lambda t: (t.started or "~", t.name))
     by_pipeline_task: dict[str, list[str]] = {}
     for t in tasks:

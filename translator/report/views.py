@@ -161,10 +161,35 @@ def _read(art: Artifact, read_artifact: Callable[[str], bytes]) -> tuple[str | N
     return data.decode("utf-8", "replace"), note
 
 
+def metrics_of(text: str) -> dict[str, Any] | None:
+    """Metrics from a metrics file: a JSON object of name -> value, or KFP v1's
+    `{"metrics": [{"name": ..., "numberValue": ...}]}`; None for anything else."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("metrics"), list) and \
+            all(isinstance(m, dict) and "name" in m for m in value["metrics"]):
+        return {str(m["name"]): m.get("numberValue", m.get("value")) for m in value["metrics"]}
+    return value if isinstance(value, dict) else None
+
+
+def file_metrics(art: Artifact, read_artifact: Callable[[str], bytes]) -> str:
+    text, note = _read(art, read_artifact)
+    if text is None:
+        return f'<p class="unreadable">{escape(note)}</p>'
+    found = metrics_of(text)
+    if found is None:
+        return '<p class="unreadable">the metrics file is not a JSON object of metrics</p>'
+    return kv_table(found, "metrics", ("metric", "value"))
+
+
 def view(art: Artifact, read_artifact: Callable[[str], bytes]) -> str:
     """The picture of one output artifact (empty for types KFP's UI shows no picture of)."""
     meta = art.metadata
     if art.schema == "system.Metrics":
+        if not meta and art.uri:  # a container component writes its metrics into the file
+            return file_metrics(art, read_artifact)
         return kv_table(meta, "metrics", ("metric", "value"))
     if art.schema == "system.ClassificationMetrics":
         return classification(meta)

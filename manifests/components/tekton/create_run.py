@@ -3,9 +3,12 @@
 Run by the CronJob `translate schedule` creates, in the stock python image, as the ServiceAccount
 kfp-translate-scheduler (create and list PipelineRuns, nothing else). Standard library only.
 Environment: KFPT_SCHEDULE (the schedule's name, a label value), KFPT_MAX_CONCURRENCY (0: no
-limit), KFPT_TEMPLATE (the PipelineRun as JSON). A tick is skipped, with exit status 0, while
-KFPT_MAX_CONCURRENCY PipelineRuns of the schedule are unfinished, as KFP's scheduler does.
+limit), KFPT_TEMPLATE (the PipelineRun as JSON), KFPT_START and KFPT_END (optional, UTC
+YYYY-MM-DDTHH:MM:SSZ: kfp's start_time and end_time). A tick is skipped, with exit status 0,
+outside [KFPT_START, KFPT_END) and while KFPT_MAX_CONCURRENCY PipelineRuns of the schedule are
+unfinished, as KFP's scheduler does.
 """
+import datetime
 import json
 import os
 import ssl
@@ -33,7 +36,22 @@ def unfinished(run):
     return True
 
 
+def outside_window(now):
+    """Why a tick at `now` (UTC) creates nothing, or None inside the schedule's window."""
+    start, end = os.environ.get("KFPT_START"), os.environ.get("KFPT_END")
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if start and stamp < start:
+        return "skipped: %s is before the start time %s" % (stamp, start)
+    if end and stamp >= end:
+        return "skipped: %s is not before the end time %s" % (stamp, end)
+    return None
+
+
 def main():
+    reason = outside_window(datetime.datetime.now(datetime.timezone.utc))
+    if reason:
+        print(reason)
+        return 0
     host = os.environ["KUBERNETES_SERVICE_HOST"]
     if ":" in host:
         host = "[" + host + "]"
