@@ -15,7 +15,6 @@ import html.parser
 import http.server
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from translator.report.local import workflow
 from translator.runner.engine import Runner
 
 from .pipelines import reports
+from .seed_data import write_seed_csv
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "examples" / "ml_training_pipeline.py"
@@ -144,13 +144,7 @@ def runs(minio, tracker, tmp_path_factory):
     """The seed's training pipeline (the runner's API: its Workflow object is checked too) and the
     showcase (`translate run --report --summary`, as a user runs it), each run once."""
     work = tmp_path_factory.mktemp("report-runs")
-    rng = random.Random(7)
-    rows = ["f0,f1,f2,f3,target"]
-    for _ in range(400):
-        f = [round(rng.gauss(0, 1), 4) for _ in range(4)]
-        rows.append(",".join(map(str, f + [int(f[0] + 0.5 * f[1] + rng.gauss(0, 0.3) > 0)])))
-    data = work / "data.csv"
-    data.write_text("\n".join(rows) + "\n")  # pandas reads a path as it reads a URL
+    data = write_seed_csv(work / "data.csv")  # pandas reads a path as it reads a URL
     params = {"dataset_url": str(data), "n_estimators": "20"}
     argv = ["run", f"{SHOWCASE}:showcase", "-p", f"tracker={tracker[0]}", "-p", f"marker={work / 'flaky'}",
             "--work-dir", str(work / "cli"), "--s3-endpoint", minio.endpoint, "--bucket", BUCKET, "--jobs", "1",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from translator.cli import main as translate_main
-from tests.seed_data import write_seed_csv
+from .seed_data import write_seed_csv
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ml_training_pipeline.py"
 
