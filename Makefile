@@ -34,8 +34,10 @@ KFP_CORPUS_TAG ?= 2.15.0
 corpus:
 	tools/fetch_corpus.sh $(KFP_CORPUS_TAG) .cache/kfp-corpus
 
-## Regenerate every golden manifest after an intended change; review the diff before committing.
+## Regenerate every golden manifest after an intended change (first the minified pod shims,
+## translator/runtime/packed_shims.json); review the diff before committing.
 golden: install
+	$(BIN)/python tools/pack_shim.py
 	KFP_TRANSLATE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py tests/test_tekton_golden.py
 
 ## Build the Go helper that runs Argo's own offline lint.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import itertools
 import json
 import os
 import re
@@ -41,12 +42,70 @@ def _python_templates(manifest):
             if "container" in t and t["container"]["command"][:3] == ["python3", "-c", delivery.BOOTSTRAP]]
 
 
-def test_packed_shim_is_the_same_program():
+def test_packed_shims_are_fresh():
+    """translator/runtime/packed_shims.json is what tools/pack_shim.py (python-minifier) makes
+    of today's podshim.py (and the Tekton shim): a shim edit without `make golden` fails here."""
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "pack_shim.py"), "--check"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for parts in _all_subsets():
+        assert delivery.minified(delivery.shim_source(), parts) is not None, parts
+
+
+def _all_subsets():
+    names = sorted(delivery.PARTS)
+    return [frozenset(c) for n in range(len(names) + 1) for c in itertools.combinations(names, n)]
+
+
+def test_packed_shim_is_the_minified_program():
     source = delivery.shim_source()
-    unpacked = delivery.unpack(delivery.packed_shim())
-    assert ast.dump(ast.parse(unpacked)) == ast.dump(ast.parse(source))  # only comments went
+    for parts in _all_subsets():
+        unpacked = delivery.unpack(delivery.packed_shim(parts))
+        assert unpacked == delivery.minified(source, parts)
+        compile(unpacked, "<packed shim>", "exec")
+        assert "def build_executor_input" not in unpacked  # names shortened, docstrings gone
+    whole = delivery.unpack(delivery.packed_shim())
+    assert len(delivery.packed_shim(())) < len(delivery.packed_shim()) < len(source) / 3
+    assert "kfp-compat" in whole and "kfp-compat" not in delivery.unpack(delivery.packed_shim(()))
+
+
+def test_an_edited_shim_without_a_table_entry_is_packed_whole():
+    edited = delivery.shim_source() + "\nSHIM_EDITED = True\n"
+    assert delivery.minified(edited) is None
+    unpacked = delivery.unpack(delivery.pack(edited, ()))
+    assert ast.dump(ast.parse(unpacked)) == ast.dump(ast.parse(edited))  # only comments went
     assert "#" not in "".join(line.split('"')[0] for line in unpacked.splitlines())
-    assert len(delivery.packed_shim()) < len(source) / 2
+
+
+def _pin(version):
+    return ["sh", "-c", "python3 -m pip install --quiet 'kfp==%s' '--no-deps' && \"$0\" \"$@\"" % version]
+
+
+def test_parts_needed():
+    plain = {"inputs": {"parameters": {"a": {"env": "KFPT_P_0", "type": "STRING"}}}, "outputs": {}}
+    assert delivery.parts_needed([plain], [_pin("2.14.3")]) == frozenset()
+    assert delivery.parts_needed([plain], [_pin("2.5.0"), _pin("2.15.2")]) == frozenset()
+    for old in ("2.4.0", "2.0.1", "1.8.22"):  # kfp < 2.5 gives local URIs no path
+        assert delivery.parts_needed([plain], [_pin("2.14.3"), _pin(old)]) == {"kfp-compat"}
+    no_pin = ["python3", "-m", "kfp.dsl.executor_main"]  # a containerized component: kfp unknown
+    assert delivery.parts_needed([plain], [no_pin]) == {"kfp-compat"}
+    collected = {"inputs": {"parameters": {"a": {"env": "E", "type": "LIST", "collected": [1, "STRING"]}}},
+                 "outputs": {}}
+    listed = {"inputs": {"artifacts": {"a": {"path": "/p", "isList": True}}}, "outputs": {}}
+    keyed = {"outputs": {"artifacts": {"a": {"itemPath": "/i", "keyEnv": "K"}}}}
+    for spec in (collected, listed, keyed):
+        assert delivery.parts_needed([plain, spec], [_pin("2.14.3")]) == {"collections"}
+
+
+def test_a_manifest_carries_the_parts_its_pods_use():
+    wf = _example()  # kfp 2.17 components, no dsl.Collected
+    packed = wf["spec"]["templateDefaults"]["container"]["env"][0]["value"]
+    assert packed == delivery.packed_shim(())
+
+    from .pipelines import control  # dsl.Collected out of loops (run by test_run_control.py)
+
+    [wf] = translator.translate(control.loops)
+    assert wf["spec"]["templateDefaults"]["container"]["env"][0]["value"] == delivery.packed_shim({"collections"})
 
 
 def test_packed_value_and_bootstrap_are_inert():
@@ -63,11 +122,11 @@ def test_packed_value_and_bootstrap_are_inert():
 def test_the_manifest_carries_the_shim_once():
     wf = _example()
     text = dump_yaml([wf])
-    assert text.count(delivery.packed_shim()) == 1
+    assert text.count(delivery.packed_shim(())) == 1
     assert "def build_executor_input" not in text  # the source is nowhere in clear
     env = wf["spec"]["templateDefaults"]["container"]["env"]
     assert list(wf["spec"]["templateDefaults"]) == ["container"] and list(wf["spec"]["templateDefaults"]["container"]) == ["env"]
-    assert env[0] == {"name": delivery.SHIM_ENV, "value": delivery.packed_shim()}
+    assert env[0] == {"name": delivery.SHIM_ENV, "value": delivery.packed_shim(())}
     assert [e["name"] for e in env[1:]] == [f"KFPT_C_{i}" for i in range(len(env) - 1)]  # shared command text
     pythons = _python_templates(wf)
     assert len(pythons) >= 3

@@ -8,11 +8,12 @@ Heavy modules (pydantic models, kfp, hera) load on first use, so `translate --he
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .errors import TranslateError
 
+TYPE_CHECKING = False  # `typing` stays unloaded until a translation needs it (translate --help)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .graph import Pipeline
     from .loader import LoadedPipeline, load
 

@@ -10,13 +10,15 @@ written; a manifest is written only once it is complete and validated.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import re
 import sys
-from typing import Any, Sequence
 
 from .errors import InternalValidationError, TranslateError
+
+TYPE_CHECKING = False  # `typing` stays unloaded: `translate --help` imports only what it needs
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 
 # Plain scalars that some YAML 1.1 parsers (go-yaml v2, used by kubectl and Argo) read as
@@ -81,23 +83,23 @@ def _dumper(native: bool) -> Any:
 # neither emitter can double-quote it: printable BMP characters (U+FEFF excluded) and no space
 # before a line break; a value of one or two characters without line breaks cannot be folded
 # (Argo's ABSENT, U+FFFF, is one).
-_NOT_SIMPLE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]| \n")
-
-
-_NOT_SHORT = re.compile("[\r\n\x85\u2028\u2029\U00010000-\U0010ffff]")
+# (Compiled on first use: `translate --help` never needs them.)
+_NOT_SIMPLE_RE = "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]| \n"
+_NOT_SHORT_RE = "[\r\n\x85\u2028\u2029\U00010000-\U0010ffff]"
 
 
 def _all_simple(manifests: list[Any]) -> bool:
+    not_simple, not_short = re.compile(_NOT_SIMPLE_RE), re.compile(_NOT_SHORT_RE)  # re caches them
     stack: list[Any] = list(manifests)
     while stack:
         node = stack.pop()
         if isinstance(node, str):
-            if _NOT_SIMPLE.search(node) and (len(node) > 2 or _NOT_SHORT.search(node)) or \
+            if not_simple.search(node) and (len(node) > 2 or not_short.search(node)) or \
                     ("\n" in node and node.endswith(" ")):
                 return False
         elif isinstance(node, dict):
             # keys: the emitters count a simple key's length differently (characters, bytes)
-            if any(not isinstance(k, str) or len(k) > 60 or _NOT_SIMPLE.search(k) for k in node):
+            if any(not isinstance(k, str) or len(k) > 60 or not_simple.search(k) for k in node):
                 return False
             stack.extend(node.values())
         elif isinstance(node, list):
@@ -160,6 +162,18 @@ def version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """argparse's `version` action, asking the package metadata only when used: importing
+    importlib.metadata and scanning site-packages was most of `translate --help`'s time."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option_string: object = None) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
+
+
 def _commands_epilog() -> str:
     lines = ["commands (translate COMMAND --help for their options):"]
     lines += [f"  {name:<6} {text}" for name, (text, _) in SUBCOMMANDS.items()]
@@ -171,7 +185,7 @@ def _translate_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Translate a KFP v2 pipeline into Argo Workflows or Tekton manifests.",
                                 usage=f"{prog} [COMMAND] INPUT [options]", epilog=_commands_epilog(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit")
+    p.add_argument("--version", action=_VersionAction, help="print the version and exit")
     p.add_argument("input", help="pipeline IR (.yaml/.json, '-' for stdin), or a Python file with a @dsl.pipeline (FILE.py[:FUNCTION])")
     p.add_argument("--backend", default="argo", help="target engine: argo (default) or tekton")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout ('-': stdout); missing folders are created")
@@ -272,19 +286,20 @@ def _tekton_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused():
+class _cyclic_gc_paused:
     """Pause CPython's cyclic garbage collector for one translation (reference counting still
     frees everything as usual). Loading the IR and building the manifests create hundreds of
     thousands of objects that all stay alive until the end, and the collector walks them again
     and again: 60-70% of the CPU time at 1,000 tasks went to it, PyYAML's own loading included
-    (benchmarks/SCALE.md). What a translation leaves in cycles is freed once it is re-enabled."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+    (benchmarks/SCALE.md). What a translation leaves in cycles is freed once it is re-enabled.
+    (A class, not contextlib: `translate --help` does not load contextlib.)"""
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
             gc.enable()
 
 
@@ -307,9 +322,10 @@ def _translate_and_write(args: argparse.Namespace) -> int:
                 for e in errors:
                     print(f"{args.input}: {e.kind}/{e.name}: {e.message}", file=sys.stderr)
                 return 1
-        from .limits import check_output_size
+        from .limits import check_output_size, json_size
 
-        check_output_size(manifests, allow=args.allow_oversize)
+        sizes = [json_size(m) for m in manifests]  # once, for the refusal and the warnings
+        check_output_size(manifests, allow=args.allow_oversize, sizes=sizes)
         text = dump_yaml(manifests)
         if args.output:
             from .output import write_output
@@ -325,7 +341,7 @@ def _translate_and_write(args: argparse.Namespace) -> int:
         return 2
     from .limits import size_warnings
 
-    for warning in size_warnings(manifests):
+    for warning in size_warnings(manifests, sizes):
         print(f"translate: warning: {args.output or '<stdout>'}: {warning}", file=sys.stderr)
     return 0
 

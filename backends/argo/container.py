@@ -148,7 +148,6 @@ def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[s
     iface = req.component.interface
     collected = {name: {"collected": [depth, leaf]} for name, depth, leaf in req.collected}
     return {
-        "version": 1,
         "marker": EXECUTOR_INPUT_MARKER,
         "inputs": {
             "parameters": {
@@ -162,7 +161,7 @@ def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[s
                     "schemaVersion": a.schema_version,
                     "path": ph.input_path(a.name),
                     "metadataEnv": meta_env[a.name],
-                    "isList": a.is_list,
+                    **({"isList": True} if a.is_list else {}),  # the shim reads a missing isList as false
                     **({"itemsEnv": f"{meta_env[a.name]}_ITEMS", "prefixEnv": f"{meta_env[a.name]}_PREFIX"}
                        if a.name in req.listed_inputs else {}),
                 }
@@ -194,6 +193,18 @@ def _shim_spec(req: TemplateRequest, env_names: dict[str, str], meta_env: dict[s
             "executorOutput": f"{ph.SHIM_DIR}/executor/executor_output.json",
         },
     }
+
+
+def _without_empty(spec: dict) -> dict:
+    """The SPEC without its empty sections: the shim reads a missing `inputs`, `parameters` or
+    `artifacts` as empty (bytes per template)."""
+    for side in ("inputs", "outputs"):
+        for kind in ("parameters", "artifacts"):
+            if not spec[side][kind]:
+                del spec[side][kind]
+    if not spec["inputs"]:
+        del spec["inputs"]
+    return spec
 
 
 def _python_part(text: str, resolver: ph.Resolver) -> str:
@@ -266,7 +277,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         for a in iface.output_artifacts:
             if a.name in req.keyed_outputs:
                 env.append(m.EnvVar(name=f"KFPT_K_{a.name}", value=artifact_key(artifact_key_prefix, name, a.name)))
-        spec = json.dumps(_shim_spec(req, env_names, meta_env), sort_keys=True, separators=(",", ":"))
+        spec = json.dumps(_without_empty(_shim_spec(req, env_names, meta_env)), sort_keys=True, separators=(",", ":"))
         # The shim itself comes from the environment (spec.templateDefaults, see workflow.py).
         command = shim_command(kube_escape(spec)) + [_python_part(c, resolver) for c in impl.command]
         args = [EXECUTOR_INPUT_MARKER if a == "{{$}}" else _python_part(a, resolver) for a in impl.args]
@@ -320,7 +331,9 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
             )
         )
 
-    if iface.output_params:  # KFP types of the outputs, for tools reading the run (translate run)
+    # KFP types of the outputs, for tools reading the run (translate run); a shimmed template's
+    # SPEC holds them already (translator/runner/summary.py Types).
+    if iface.output_params and not python:
         settings.annotations["kfp-translate.dev/outputs"] = json.dumps(
             {"parameters": {p.name: p.type for p in iface.output_params}}, sort_keys=True, separators=(",", ":")
         )

@@ -148,12 +148,14 @@ class Emitter:
         scope = _Scope(self, impl, element, shapes, keyed=keyed, listed=listed, template=name)
         tasks = scope.all_tasks()
         out_params, out_artifacts = scope.outputs(impl.outputs)
-        names = {scope.task_names[t]: t for t in sorted(scope.task_names)}
+        # Only the Argo task names that differ from their KFP task's: readers default to the name.
+        names = {scope.task_names[t]: t for t in sorted(scope.task_names) if scope.task_names[t] != t}
         names.update({f"{scope.task_names[scope._upstreams(t)[0]]}.onExit": h for h, t in sorted(scope.hooks.items())})
         template = m.Template(
             name=name,
             # Which KFP task each Argo task (and exit hook) runs, for tools reading the run.
-            metadata=m.Metadata(annotations={"kfp-translate.dev/task-names": json.dumps(names, sort_keys=True, separators=(",", ":"))}),
+            metadata=m.Metadata(annotations={"kfp-translate.dev/task-names": json.dumps(names, sort_keys=True, separators=(",", ":"))})
+            if names else None,
             inputs=m.Inputs(parameters=in_params or None, artifacts=in_artifacts or None) if (in_params or in_artifacts) else None,
             outputs=m.Outputs(parameters=out_params or None, artifacts=out_artifacts or None) if (out_params or out_artifacts) else None,
             # With a sentinel, let every task finish before the DAG's phase is decided: Argo's

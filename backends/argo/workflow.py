@@ -12,7 +12,7 @@ from hera.workflows import models as m
 from translator import graph as g
 from translator.errors import TranslateError
 from translator.normalize import coerce
-from translator.runtime.delivery import BOOTSTRAP, SHIM_ENV, packed_shim
+from translator.runtime.delivery import BOOTSTRAP, SHIM_ENV, packed_shim, parts_needed
 
 from . import options as option_checks
 from . import validate
@@ -141,7 +141,9 @@ def _template_defaults(templates: list[m.Template]) -> m.Template | None:
     shimmed = [t for t in templates if t.container is not None and (t.container.command or [])[2:3] == [BOOTSTRAP]]
     if not shimmed:
         return None
-    env = [m.EnvVar(name=SHIM_ENV, value=packed_shim())] + _shared_commands(shimmed)
+    specs = [json.loads(t.container.command[3].replace("$$", "$")) for t in shimmed]  # kube_escape'd
+    parts = parts_needed(specs, [t.container.command[5:] for t in shimmed])
+    env = [m.EnvVar(name=SHIM_ENV, value=packed_shim(parts))] + _shared_commands(shimmed)
     return m.Template(container=m.Container(env=env))
 
 

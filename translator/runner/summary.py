@@ -17,9 +17,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..runtime.delivery import SHIM_ENV
 from .engine import SUCCEEDED, Node, RunResult
 
-SHIM_MARK = "# kfp-translate pod shim"
 ANNOTATION = "kfp-translate.dev/outputs"
 B64_PREFIX = "__KFP_B64__:"
 TASK_NAMES = "kfp-translate.dev/task-names"  # on a DAG template: {"<argo task>[.onExit]": "<kfp task>"}
@@ -44,8 +44,8 @@ class Types:
         if note:
             types.update(json.loads(note).get("parameters", {}))
         command = (t.get("container") or {}).get("command") or []
-        if len(command) > 3 and command[2].startswith(SHIM_MARK):
-            spec = json.loads(command[3])
+        if len(command) > 3 and SHIM_ENV in command[2]:  # the shim's bootstrap: its SPEC follows
+            spec = json.loads(command[3].replace("$$", "$"))  # as the kubelet passes it
             types.update({k: v["type"] for k, v in spec.get("outputs", {}).get("parameters", {}).items()})
         if "dag" in t:
             tasks = {task["name"]: task for task in t["dag"].get("tasks", [])}

@@ -166,6 +166,24 @@ def artifact(name, a, uri, metadata):
     t = dict((k, a[k]) for k in ("schemaTitle", "schemaVersion") if a.get(k))
     return {"name": name, "uri": uri, "type": t, "metadata": metadata}
 
+def listed_artifacts(name, a, what, path):
+    if a.get("itemsEnv"):  # dsl.Collected: <path>/<key below prefix>
+        prefix = (getenv(a["prefixEnv"]) or "").rstrip("/") + "/"
+        items = [json.loads(i) if isinstance(i, str) and i.startswith("{") else i  # Argo keeps all
+                 for i in flat(json_env(a["itemsEnv"], [], list, what)) if i != ABSENT]  # Argo leaves every item text when one is not JSON
+        if any(not isinstance(i, dict) or not str(i.get("key", "")).startswith(prefix) for i in items):
+            raise ShimError("%s: items %.200r are not objects under %s" % (what, items, prefix))
+        return [artifact(name, a, os.path.join(path, i["key"][len(prefix):]),
+                         i.get("metadata") if isinstance(i.get("metadata"), dict) else {})
+                for i in items]
+    # items in <path>/0, <path>/1, ...; metadata: a JSON list
+    items = sorted((n for n in (os.listdir(path) if os.path.isdir(path) else []) if n.isdigit()), key=int)
+    mds = json_env(a.get("metadataEnv"), [{}] * len(items), list, what)
+    if len(mds) != len(items):
+        raise ShimError("%s: %d items in %s but %d metadata entries" % (what, len(items), path, len(mds)))
+    return [artifact(name, a, os.path.join(path, n), md if isinstance(md, dict) else {})
+            for n, md in zip(items, mds)]
+
 def build_executor_input(spec):
     ins, outs = spec.get("inputs", {}), spec["outputs"]
     values, arts = {}, {}
@@ -178,26 +196,8 @@ def build_executor_input(spec):
                 values[name] = retype(values[name], p["collected"][0], p["collected"][1], what)
     for name, a in ins.get("artifacts", {}).items():
         what, path = "input artifact %r" % name, a["path"]
-        if a.get("isList") and a.get("itemsEnv"):  # dsl.Collected: <path>/<key below prefix>
-            prefix = (getenv(a["prefixEnv"]) or "").rstrip("/") + "/"
-            items = [json.loads(i) if isinstance(i, str) and i.startswith("{") else i  # Argo keeps all
-                     for i in flat(json_env(a["itemsEnv"], [], list, what)) if i != ABSENT]  # Argo leaves every item text when one is not JSON
-            if any(not isinstance(i, dict) or not str(i.get("key", "")).startswith(prefix) for i in items):
-                raise ShimError("%s: items %.200r are not objects under %s" % (what, items, prefix))
-            arts[name] = {"artifacts": [
-                artifact(name, a, os.path.join(path, i["key"][len(prefix):]),
-                         i.get("metadata") if isinstance(i.get("metadata"), dict) else {})
-                for i in items]}
-        elif a.get("isList"):  # items in <path>/0, <path>/1, ...; metadata: a JSON list
-            items = sorted((n for n in (os.listdir(path) if os.path.isdir(path) else [])
-                            if n.isdigit()), key=int)
-            mds = json_env(a.get("metadataEnv"), [{}] * len(items), list, what)
-            if len(mds) != len(items):
-                raise ShimError("%s: %d items in %s but %d metadata entries"
-                                % (what, len(items), path, len(mds)))
-            arts[name] = {"artifacts": [artifact(name, a, os.path.join(path, n),
-                                                 md if isinstance(md, dict) else {})
-                                        for n, md in zip(items, mds)]}
+        if a.get("isList"):  # dsl.Collected or a list input: the "collections" part
+            arts[name] = {"artifacts": listed_artifacts(name, a, what, path)}
         elif os.path.lexists(path):  # not downloaded (optional, not supplied): absent
             arts[name] = {"artifacts": [
                 artifact(name, a, path, json_env(a.get("metadataEnv"), {}, dict, what))]}
@@ -255,11 +255,14 @@ def collect_outputs(outs):
         md = produced.get("metadata")
         write_text(a["metadataPath"], for_argo(json.dumps(md if isinstance(md, dict) else {}, separators=SEP)))
         write_text(a["digestPath"], for_argo(digest(a["path"])))
-        if a.get("itemPath"):  # collected out of a loop: where it is stored, and its metadata
-            item = dict(key=getenv(a["keyEnv"]) or "", metadata=md if isinstance(md, dict) else {})
-            write_text(a["itemPath"], for_argo(json.dumps(item, separators=SEP)))
+        if a.get("itemPath"):  # collected out of a loop: the "collections" part
+            write_item(a, md)
     if errors:
         raise ShimError("; ".join(errors))
+
+def write_item(a, md):  # an artifact collected out of a loop: where it is stored, and its metadata
+    item = dict(key=getenv(a["keyEnv"]) or "", metadata=md if isinstance(md, dict) else {})
+    write_text(a["itemPath"], for_argo(json.dumps(item, separators=SEP)))
 
 def killpg(pgid, signum):
     try:
@@ -273,6 +276,7 @@ def run(argv):
     try:
         spec = json.loads(argv[1])
         marker, outs = spec["marker"], spec["outputs"]
+        shim_dir = os.path.dirname(os.path.dirname(outs["executorOutput"]))
         for p in list(spec.get("inputs", {}).get("parameters", {}).values()) + \
                 list(outs.get("parameters", {}).values()):
             if p["type"] not in PARAM_TYPES:
@@ -286,7 +290,7 @@ def run(argv):
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ShimError("invalid SPEC: %s: %s" % (type(e).__name__, e))
     cmd = [ei if x == marker else unb64(x) for x in argv[3:]]
-    env = old_kfp_paths_env(os.path.dirname(os.path.dirname(outs["executorOutput"])))
+    env = old_kfp_paths_env(shim_dir) if KFP_COMPAT else None
     try:  # own process group: a signal reaches the sh wrappers and the python under them
         child = subprocess.Popen(cmd, start_new_session=True, env=env)
     except OSError as e:
