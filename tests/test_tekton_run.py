@@ -286,3 +286,17 @@ def test_oneof_picks_the_branch_that_ran(harness, side, expected):
     assert sorted(o.status for n, o in out.items() if n.endswith("branch") or n.endswith("branch-2")) == \
         ["None", "Succeeded"]
     assert _decode(out[consumer].results["Output"]).replace("$$", "$") == f"{expected}|data of {expected}|{expected}"
+
+
+def test_nested_pipeline_called_without_an_argument_gets_its_own_default(harness):
+    """F4 (e2e/FINDINGS.md): `inner()` without `x` runs `square` with inner's default 2."""
+    from .pipelines import control
+
+    run, _ = harness
+    [manifest] = translator.translate(control.nested, backend="tekton", enable_caching=False)
+    out = run.run(manifest)
+    logs = "\n".join(f"== {n}: {o.status}\n{o.logs[-2000:]}" for n, o in out.items())
+    assert {n: o.status for n, o in out.items()} == {"inner-square": "Succeeded", "inner-2-square": "Succeeded",
+                                                      "square": "Succeeded"}, logs
+    assert (out["inner-square"].results["Output"], out["inner-2-square"].results["Output"],
+            out["square"].results["Output"]) == ("9", "4", "81")

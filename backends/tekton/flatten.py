@@ -149,7 +149,7 @@ class Flattener:
             params, artifacts = self._bindings(task, scope, produced, members, element)
             if isinstance(task.component.impl, g.DagImpl):
                 guards, guard_after = self._guards(task, params, scope, path, element)
-                inner_inputs: dict[str, Ref] = {**params, **artifacts}
+                inner_inputs: dict[str, Ref] = {**_defaults(task.component, params), **params, **artifacts}
                 loop = scope.loop
                 before = len(self.units)
                 if task.iterator is not None:
@@ -407,6 +407,16 @@ class Flattener:
                 bad = sorted(needed & finals)[0]
                 raise TranslateError(f"depends on '{bad}', which runs after upstream failures "
                                      "(a Tekton finally task, which no task can depend on)", element=u.element)
+
+
+def _defaults(component: g.Component, given: dict[str, Ref]) -> dict[str, Ref]:
+    """A nested pipeline's own defaults for the inputs its caller leaves unset (KFP applies
+    them, as Argo's DAG template parameter defaults do)."""
+    out: dict[str, Ref] = {}
+    for p in component.interface.input_params:
+        if p.name not in given and p.has_default and p.default is not None:
+            out[p.name] = Value(protect(encode(p.default, p.type)), p.type)
+    return out
 
 
 def _collected(ref: Ref, element: str) -> Ref:
