@@ -48,6 +48,11 @@ fetch() {
     exit 1
   fi
 }
+fetch_all() {
+  # dsl.Collected artifacts: every iteration's object of one output, <prefix>/i<index>/<name>
+  aws s3 cp --only-show-errors --recursive "s3://${KFP_TRANSLATE_BUCKET}/$1" "$2" --exclude "*" --include "i*/$3" --include "i*/$3/*"
+  mkdir -p "$2"
+}
 first() {
   # dsl.OneOf: the first of the branches' fixed keys that exists (only the branch that ran wrote it)
   dest="$1"
@@ -177,13 +182,23 @@ def store_env(secret: str) -> list[k.EnvFromSource]:
     return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))]
 
 
+def list_dir(name: str) -> str:
+    """Where the fetch step puts every iteration's object of a collected artifact input (the
+    shim moves them to <input>/0, <input>/1, ... in KFP's order)."""
+    return f"{INPUTS_DIR}/.kfp/lists/{name}"
+
+
 def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
-               oneofs: list[tuple[str, list[str]]] = ()) -> t.Step:
+               oneofs: list[tuple[str, list[str]]] = (), lists: list[tuple[str, str, str]] = ()) -> t.Step:
     """artifacts: (input name, Tekton reference to its location, required); oneofs: (local
-    path, the branches' keys) of dsl.OneOf inputs."""
+    path, the branches' keys) of dsl.OneOf inputs; lists: (input name, the producer's key
+    prefix, its artifact's name) of collected artifacts."""
     env = [k.EnvVar(name=f"KFPT_A_{i}", value=loc) for i, (_, loc, _) in enumerate(artifacts)]
     lines = [f'fetch "$KFPT_A_{i}" {shlex.quote(f"{INPUTS_DIR}/{name}")} {"required" if req else "optional"}'
              for i, (name, _, req) in enumerate(artifacts)]
+    for i, (name, prefix, art) in enumerate(lists):
+        env.append(k.EnvVar(name=f"KFPT_C_{i}", value=prefix))
+        lines.append(f'fetch_all "$KFPT_C_{i}" {shlex.quote(list_dir(name))} {shlex.quote(art)}')
     for i, (dest, keys) in enumerate(oneofs):
         env += [k.EnvVar(name=f"KFPT_O_{i}_{j}", value=key) for j, key in enumerate(keys)]
         lines.append(f"first {shlex.quote(dest)} " + " ".join(f'"$KFPT_O_{i}_{j}"' for j in range(len(keys))))
@@ -235,6 +250,51 @@ with open("/tekton/results/indices", "w") as f:
     json.dump([str(i) for i in range(len(items))], f)
 print("iterations:", len(items))
 """
+
+
+NEST_ITEMS = """#!/usr/bin/env python3
+# kfp-translate: every iteration "i.j..." of nested dsl.ParallelFor loops (docs/tekton.md, "Nested loops")
+import base64, json, os, sys
+P = "__KFP_B64__:"
+def text(v):
+    for _ in range(2):
+        if v.startswith(P):
+            v = base64.b64decode(v[len(P):]).decode("utf-8", "surrogateescape")
+    return v
+arrays, current = {}, None
+for x in sys.argv[1:]:  # --kfpt-array=ENV elements...: the iterations of a loop's task
+    if x.startswith("--kfpt-array="):
+        current = arrays.setdefault(x[len("--kfpt-array="):], [])
+    else:
+        current.append(x)
+def key(i):
+    return tuple(int(x) for x in i.split("."))
+def level_items(src, items):
+    if src.get("artifacts"):  # the producer's iterations, in its order
+        return [(int(x.partition(":")[0]), None) for x in sorted(arrays["KFPT_LIST_%d" % src["list"]],
+                                                                 key=lambda x: key(x.partition(":")[0]))]
+    if "list" in src:
+        v = json.loads(text(os.environ["KFPT_LIST_%d" % src["list"]]))
+    else:
+        v = items[src["of"] - 1]
+        for k in [k for k in src["field"].split(".") if k]:
+            v = v[k] if isinstance(v, dict) and k in v else sys.exit("kfp-translate: loop item %.200r has no field %r" % (v, k))
+    if not isinstance(v, list):
+        raise SystemExit("kfp-translate: loop items are not a JSON list: %.200r" % (v,))
+    return [(src.get("offset", 0) + k, x) for k, x in enumerate(v)]
+nest = [((), ())]
+for src in json.loads(os.environ["KFPT_NEST"]):
+    nest = [(index + (k,), items + (x,)) for index, items in nest for k, x in level_items(src, items)]
+with open("/tekton/results/indices", "w") as f:
+    json.dump([".".join(map(str, index)) for index, _ in nest], f)
+print("iterations:", len(nest))
+"""
+
+
+def nest_items_step(image: str, sources: list[dict], env: list[k.EnvVar], args: list[str]) -> t.Step:
+    nest = json.dumps(sources, sort_keys=True, separators=(",", ":"))
+    return t.Step(name="list-iterations", image=image, script=NEST_ITEMS, args=args or None,
+                  env=[*env, k.EnvVar(name="KFPT_NEST", value=nest.replace("$", "$$"))])
 
 
 def items_step(image: str, list_param: str) -> t.Step:
