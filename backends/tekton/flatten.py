@@ -135,7 +135,8 @@ class Scope:
 
 
 class Flattener:
-    def __init__(self, condition_builder, key_prefix: str = "kfp") -> None:
+    def __init__(self, condition_builder, key_prefix: str = "kfp", cel_when: bool = False) -> None:
+        self.cel_when = cel_when  # the alpha opt-in: conditions as CEL `when` (docs/tekton.md)
         self.key_prefix = key_prefix
         self.published: dict[str, set[str]] = {}  # unit -> outputs a dsl.OneOf reads from the store
         self.units: list[Unit] = []
@@ -306,7 +307,8 @@ class Flattener:
             return (), set()
         from .conditions import OUTCOME, Evaluation  # conditions imports Value from here
 
-        found = self.conditions(task.condition, params, element)
+        found = self.conditions(task.condition, params, element,
+                                **({"cel": self._cel_safe} if self.cel_when else {}))
         if not isinstance(found, Evaluation):
             return tuple(found), set()
         unit = Unit(self.names.name(path + "/condition", path.replace("/", "-") + "-condition"),
@@ -315,6 +317,18 @@ class Flattener:
         self.units.append(unit)
         when = t.WhenExpression(input=f"$(tasks.{unit.name}.results.{OUTCOME})", operator="in", values=["true"])
         return (when,), set()
+
+    def _cel_safe(self, value: Value) -> bool:
+        """A number or boolean our shim wrote: the result of a Python task outside loops."""
+        if value.producer is None or value.loop is not None or value.oneof or value.collected or value.item is not None:
+            return False
+        if value.ptype not in (g.INTEGER, g.DOUBLE, g.BOOLEAN):
+            return False
+        unit = next((u for u in self.units if u.name == value.producer), None)
+        if unit is None or not isinstance(unit.component.impl, g.ContainerImpl):
+            return False
+        return unit.component.impl.is_python_function and re.fullmatch(r"\$\(tasks\.[a-z0-9-]+\.results\.[A-Za-z0-9_-]+\)",
+                                                                        value.text) is not None
 
     def _loop_body(self, task, params, inner_inputs, scope, guards, path, element, after) -> dict[str, Ref]:
         """The loop body once per batch: all items at once, or, with `parallelism=p` over a

@@ -24,6 +24,7 @@ from . import models as t
 INPUTS_DIR = "/kfp/inputs"
 OUTPUTS_DIR = "/kfp/outputs"
 SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
+SPILL_DIR = f"{SHIM_DIR}/spill"  # output parameters over Tekton's result limit (kfpt-store's spill)
 RESULTS_DIR = "/tekton/results"
 BUCKET_ENV = "KFP_TRANSLATE_BUCKET"
 
@@ -52,6 +53,13 @@ fetch_all() {
   # dsl.Collected artifacts: every iteration's object of one output, <prefix>/i<index>/<name>
   aws s3 cp --only-show-errors --recursive "s3://${KFP_TRANSLATE_BUCKET}/$1" "$2" --exclude "*" --include "i*/$3" --include "i*/$3/*"
   mkdir -p "$2"
+}
+maybe_ref() {
+  # a value over Tekton's result limit: its producer stored it and the result holds
+  # __KFP_REF__:<key>; anything else is the value itself, which the shim reads from env
+  case "$1" in
+    __KFP_REF__:*) fetch "${1#__KFP_REF__:}" "$2" required ;;
+  esac
 }
 first() {
   # dsl.OneOf: the first of the branches' fixed keys that exists (only the branch that ran wrote it)
@@ -84,6 +92,14 @@ publish() {
   else
     aws s3 cp --only-show-errors "$1" "s3://${KFP_TRANSLATE_BUCKET}/$2"
   fi
+}
+spill() {
+  # output parameters over Tekton's result limit that the shim set aside (docs/tekton.md)
+  for f in /kfp/outputs/.kfp/spill/*; do
+    if [ -f "$f" ]; then
+      aws s3 cp --only-show-errors "$f" "s3://${KFP_TRANSLATE_BUCKET}/${KFPT_SPILL}/${f##*/}"
+    fi
+  done
 }
 result() {
   # one trailing newline dropped, as Argo's executor and KFP's launcher read output files
@@ -189,7 +205,8 @@ def list_dir(name: str) -> str:
 
 
 def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
-               oneofs: list[tuple[str, list[str]]] = (), lists: list[tuple[str, str, str]] = ()) -> t.Step:
+               oneofs: list[tuple[str, list[str]]] = (), lists: list[tuple[str, str, str]] = (),
+               refs: list[tuple[str, str]] = ()) -> t.Step:
     """artifacts: (input name, Tekton reference to its location, required); oneofs: (local
     path, the branches' keys) of dsl.OneOf inputs; lists: (input name, the producer's key
     prefix, its artifact's name) of collected artifacts."""
@@ -199,6 +216,9 @@ def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
     for i, (name, prefix, art) in enumerate(lists):
         env.append(k.EnvVar(name=f"KFPT_C_{i}", value=prefix))
         lines.append(f'fetch_all "$KFPT_C_{i}" {shlex.quote(list_dir(name))} {shlex.quote(art)}')
+    for i, (dest, value) in enumerate(refs):  # task outputs that may be references to large values
+        env.append(k.EnvVar(name=f"KFPT_R_{i}", value=value))
+        lines.append(f'maybe_ref "$KFPT_R_{i}" {shlex.quote(dest)}')
     for i, (dest, keys) in enumerate(oneofs):
         env += [k.EnvVar(name=f"KFPT_O_{i}_{j}", value=key) for j, key in enumerate(keys)]
         lines.append(f"first {shlex.quote(dest)} " + " ".join(f'"$KFPT_O_{i}_{j}"' for j in range(len(keys))))
@@ -209,7 +229,7 @@ def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
 def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
                metadata_results: list[str], index: str | None = None,
                publish: list[tuple[str, str]] = (), publish_prefix: str = "",
-               cache: list[str] | None = None) -> t.Step:
+               cache: list[str] | None = None, spill: str | None = None) -> t.Step:
     """artifacts: output names to upload; results: (file, result name) to copy (container
     components); metadata_results: `{}` for artifacts whose metadata no shim wrote; index: the
     iteration index inside a loop (results start with "<index>:", no prefix result: the keys
@@ -222,7 +242,11 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
     lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name} {name}" for src, name in results]
     lines += [f"printf '%s{{}}' \"${{KFPT_RESULT_PREFIX:-}}\" > {RESULTS_DIR}/{name}" for name in metadata_results]
     lines += [f'publish {shlex.quote(src)} "$KFPT_ONEOF/{key}"' for src, key in publish]
+    if spill is not None:
+        lines.append("spill")
     env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else []
+    if spill is not None:
+        env.append(k.EnvVar(name="KFPT_SPILL", value=spill))
     if index is not None:
         env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
     if publish:
@@ -231,7 +255,8 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
         lines += memo.store_lines(cache)
     env.append(library_env())
     return t.Step(name="kfpt-store", image=image, script=HEAD + "\n".join(lines) + "\n",
-                  env=env or None, env_from=store_env(secret) if artifacts or publish or cache else None,
+                  env=env or None,
+                  env_from=store_env(secret) if artifacts or publish or cache is not None or spill else None,
                   when=memo.UNLESS_HIT if cache is not None else None)
 
 

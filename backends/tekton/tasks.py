@@ -69,6 +69,8 @@ class _Inputs:
     needs_nest: bool = False  # reads items of a nest with a run-time level: the nest's lists
     lists: list[tuple[str, str, str]] = field(default_factory=list)  # collected artifacts: (input, store prefix, artifact)
     oneofs: list[tuple[str, list[str]]] = field(default_factory=list)  # (local path, branch keys)
+    spill: str | None = None  # the key prefix for output parameters over Tekton's result limit
+    refs: list[tuple[str, str]] = field(default_factory=list)  # (local file, value) of task outputs maybe stored
     outer: dict[str, str] = field(default_factory=dict)  # collected out of two loops: input -> outer iterations param
 
 
@@ -103,6 +105,7 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
             for j, value in enumerate(unit.loop.lists):
                 ins.specs.append(t.ParamSpec(name=f"{LIST}-{j}", description="items of a level of the nested loops"))
                 ins.params.append(t.Param(name=f"{LIST}-{j}", value=value.text))
+    ins.spill = _spill(unit, opts.key_prefix, python)
     resolver = Resolver(params=set(unit.params) if python else
                         set(unit.params) | {p.name for p in iface.input_params if p.has_default},
                         artifacts=set(unit.artifacts), output_params={p.name for p in iface.output_params},
@@ -110,8 +113,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
                         task_name=unit.task.name)
     settings = _settings(unit, resolver)
     main = _main_step(unit, impl, resolver, settings, python, ins)
-    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs, ins.lists)]
-             if fetch or ins.oneofs or ins.lists else []) + [main]
+    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs, ins.lists, ins.refs)]
+             if fetch or ins.oneofs or ins.lists or ins.refs else []) + [main]
     cached = _cached(unit, opts)
     store = _store(unit, opts, python, cached)
     if store is not None:
@@ -140,7 +143,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
     )
     run_spec = _run_spec(unit.name, settings)
     if cached:  # the lookup before the component; the component and kfpt-store skipped on a hit
-        digest = memo.task_digest(spec.model_copy(update={"steps": [main]}), task, run_spec)
+        named = main.model_copy(update={"env": [e for e in main.env or [] if e.name != "KFPT_SPILL"] or None})
+        digest = memo.task_digest(spec.model_copy(update={"steps": [named]}), task, run_spec)  # no names
         at = steps.index(main)
         steps[at:at + 1] = [_lookup(unit, opts, ins, fetch, digest), main.model_copy(update={"when": memo.UNLESS_HIT})]
         spec = spec.model_copy(update={"steps": steps})
@@ -258,6 +262,9 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
             continue
         ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
         text = value.text
+        if python and value.producer is not None and text.startswith("$(tasks.") and text.endswith(")"):
+            ins.refs.append((f"{VALUES_DIR}/{name}", f"$(params.{pname})"))  # maybe a reference to a large value
+            ins.shim[name] = {"refFile": f"{VALUES_DIR}/{name}"}
         if name == unit.status_input:
             text = ",".join(f"$(tasks.{u}.status)" for u in unit.status_of) or "None"
         ins.params.append(t.Param(name=pname, value=text))
@@ -361,14 +368,23 @@ def _store(unit: Unit, opts: TaskOptions, python: bool, cached: bool = False) ->
                         (f"{s.RESULTS_DIR}/{result_name(name + '-metadata')}", name + ".metadata")]
         else:
             publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name))
-    if not iface.output_artifacts and not copies and not publish and not cached:
+    spill = _spill(unit, opts.key_prefix, python)
+    if not iface.output_artifacts and not copies and not publish and not cached and spill is None:
         return None
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
     prefix, index = _prefix(unit, opts.key_prefix)
     cache = [r.name for r in _results(unit) if r.name != PREFIX_RESULT] if cached else None
     return s.store_step(opts.transfer_image, opts.artifact_store, prefix,
                         [a.name for a in iface.output_artifacts], copies, meta, index, publish, f"{run}/oneof",
-                        cache)
+                        cache, spill)
+
+
+def _spill(unit: Unit, key_prefix: str, python: bool) -> str | None:
+    """Where a Python task outside loops stores output parameters over Tekton's result limit
+    (docs/tekton.md, "Results size"); None when it cannot have any."""
+    if not python or unit.loop is not None or not unit.component.interface.output_params:
+        return None
+    return f"{key_prefix}/$(context.pipelineRun.name)/{unit.name}/$(context.taskRun.name)/.results"
 
 
 def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool,
@@ -383,6 +399,9 @@ def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, 
     if python:
         spec, spec_env, arrays = _shim_spec(unit, ins)
         env += [s.shim_env(), *spec_env]
+        if ins.spill is not None:  # where output parameters over Tekton's result limit go
+            spec["spill"] = {"env": "KFPT_SPILL", "dir": s.SPILL_DIR}
+            env.append(k.EnvVar(name="KFPT_SPILL", value=ins.spill))
         command = s.shim_command(spec, arrays) + [_python_part(x, resolver) for x in impl.command]
         args = [EXECUTOR_INPUT_MARKER if x == "{{$}}" else _python_part(x, resolver) for x in impl.args]
     else:

@@ -11,6 +11,11 @@
 # termination message of 4096 bytes, its own data included: the budget is checked here instead
 # of letting Tekton drop a result.
 TEKTON_RESULT_BUDGET = 3072
+# Output parameters over that budget are set aside (largest first) in the SPEC's spill dir, which the
+# task's kfpt-store step uploads to the artifact store; the result then holds REF_PREFIX and
+# the object's key, and a consumer's kfpt-fetch step brings the value back (docs/tekton.md,
+# "Results size").
+REF_PREFIX = "__KFP_REF__:"
 ARRAY_ARG = "--kfpt-array="
 LOOP_INDEX = None  # inside a loop: every result is "<iteration index>:<value>"
 
@@ -207,8 +212,11 @@ def prepare(spec, arrays):
             how = p.pop("tektonStatus")
             raw = raw_env(env)
             setenv(env, None if raw is None else final_status(raw, how))
+        elif p.get("refFile") is not None and (raw_env(env) or "").startswith(REF_PREFIX):
+            setenv(env, transported(read_text(p.pop("refFile"))))  # fetched by kfpt-fetch
         elif raw_env(env) is not None:
             setenv(env, raw_env(env))
+        p.pop("refFile", None)
     for name, a in spec.get("inputs", {}).get("artifacts", {}).items():
         env = a.get("metadataEnv")
         if a.get("tektonList") is not None:
@@ -222,17 +230,38 @@ def prepare(spec, arrays):
         elif env and raw_env(env) is not None:
             setenv(env, raw_env(env))
 
-def check_result_budget(spec):
+def check_result_budget(spec, spill=None):
     outs = spec["outputs"]
-    paths = [p["argoPath"] for p in outs.get("parameters", {}).values()] + \
-        [a["metadataPath"] for a in outs.get("artifacts", {}).values()]
+    params = [p["argoPath"] for p in outs.get("parameters", {}).values()]
+    paths = params + [a["metadataPath"] for a in outs.get("artifacts", {}).values()]
     sizes = dict((os.path.basename(x), os.path.getsize(x)) for x in paths if os.path.isfile(x))
     total = sum(len(n) + s + 32 for n, s in sizes.items())  # 32: Tekton's JSON framing per result
     budget = spec.get("resultBudget", TEKTON_RESULT_BUDGET)
+    spill_prefix = getenv(spill["env"]) if spill else None
+    if total > budget and spill_prefix:  # the largest output parameters go through the store
+        for path in sorted((x for x in params if os.path.isfile(x)), key=lambda x: -os.path.getsize(x)):
+            if total <= budget:
+                break
+            name = os.path.basename(path)
+            mkparent(os.path.join(spill["dir"], name))
+            shutil.move(path, os.path.join(spill["dir"], name))
+            ref = REF_PREFIX + spill_prefix + "/" + name
+            write_text(path, ref)
+            total -= sizes[name] - len(ref)
+            sizes[name] = len(ref)
     if total > budget:
         big = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
         raise ShimError("results total about %d bytes, over the %d bytes Tekton can carry (largest: %s)"
                         % (total, budget, ", ".join("%s=%d bytes" % kv for kv in big)))
+
+_argo_old_kfp_paths_env = old_kfp_paths_env
+
+def old_kfp_paths_env(shim_dir):
+    # the component's env without the shim's own hand-over variables (KFPT_*): the component
+    # reads none of them, and with a large value one can exceed the kernel's 128 KiB limit on
+    # a single environment string
+    env = _argo_old_kfp_paths_env(shim_dir)
+    return dict((k, v) for k, v in env.items() if not k.startswith("KFPT_"))
 
 _argo_run = run
 
@@ -246,9 +275,10 @@ def run(argv):
         raise ShimError("invalid SPEC: %s" % e)
     spec.pop("engine", None)
     index_env = spec.pop("loopIndexEnv", None)
+    spill = spec.pop("spill", None)
     LOOP_INDEX = getenv(index_env) if index_env else None
     prepare(spec, arrays)
     code = _argo_run([argv[0], json.dumps(spec)] + argv[2:])
     if code == 0:
-        check_result_budget(spec)
+        check_result_budget(spec, spill)
     return code
