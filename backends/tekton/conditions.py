@@ -122,7 +122,10 @@ def _cel(node: c.Node, channel, safe) -> str | None:
                 raise _NoCel
             if value.ptype == g.BOOLEAN:
                 return f"('{value.text}' == 'true')", "bool"
-            return f"double('{value.text}')", "double"
+            # Tekton's reconciler also evaluates the expression before the result is substituted
+            # (pipelinerun.go, EvaluateCEL after the parameters): converting the unsubstituted
+            # reference would fail the run, so only a number is converted
+            return f"('{value.text}'.matches('{_NUMBER}') ? double('{value.text}') : 0.0)", "double"
         if isinstance(n, c.Call):
             a, kind = walk(n.arg)
             if n.func == kind or (n.func == "double" and kind == "double"):
@@ -148,6 +151,9 @@ def _cel(node: c.Node, channel, safe) -> str | None:
     except _NoCel:
         return None
     return expr if kind == "bool" else None
+
+
+_NUMBER = r"^[-+]?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?$"  # the numbers the shim writes (canonical)
 
 
 class _NoCel(Exception):
