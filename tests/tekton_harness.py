@@ -8,7 +8,9 @@ machine (the real controller runs it in e2e/). What it reproduces, and where it 
   values into a pipeline task's params, then the task's params into its steps.
 * The kubelet's `$(VAR)` / `$$` expansion of command, args and env values
   (k8s third_party/forked/golang/expansion); scripts are not expanded (Tekton base64s them).
-* `when` with `in` / `notin`; a task whose params read a missing result is skipped; a false
+* `when` with `in` / `notin`, and CEL `when` (alpha) substituted as text and evaluated by
+  `cel_eval` (Tekton's own evaluator: `tektonlint eval-cel`); a task whose params read a missing
+  result is skipped; a false
   `when` skips only its own task; `finally` tasks run after all others with `$(tasks.t.status)`.
 * Steps run in order, each a subprocess; the first failing step fails the task. Step results
   (`$(step.results.r.path)`) and step `when` over them (`$(steps.s.results.r)`, in / notin):
@@ -83,6 +85,7 @@ class Harness:
     root: Path
     base_env: dict[str, str]
     run_name: str = "run-1"
+    cel_eval: object = None  # str -> bool: evaluates a substituted CEL `when` (tektonlint eval-cel)
     outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
 
     def run(self, manifest: dict, params: dict[str, str] | None = None) -> dict[str, TaskOutcome]:
@@ -120,6 +123,13 @@ class Harness:
                 return TaskOutcome("None", logs="skipped: results were missing")
             params[p["name"]] = self._value(p["value"], pvalues)
         for w in task.get("when", []):
+            if "cel" in w:
+                if any(m.group(1).startswith("tasks.") and m.group(1) not in pvalues for m in _VAR.finditer(w["cel"])):
+                    return TaskOutcome("None", logs="skipped: when input missing")
+                expr = tekton_subst(w["cel"], pvalues)
+                if not self.cel_eval(expr):
+                    return TaskOutcome("None", logs=f"skipped: cel {expr!r} is false")
+                continue
             ref = w["input"]
             if any(m.group(1).startswith("tasks.") and m.group(1) not in pvalues for m in _VAR.finditer(ref)):
                 return TaskOutcome("None", logs="skipped: when input missing")

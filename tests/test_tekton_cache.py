@@ -123,16 +123,23 @@ def test_caching_follows_the_task_and_the_run_switches():
     assert steps(default, "flaky") == ["kfpt-cache", "main", "kfpt-store"]
     assert "kfp-translate.dev/caching" not in default["metadata"]["annotations"]
     [off] = translator.translate(cached_flow, backend="tekton", enable_caching=False)
-    assert steps(off, "flaky") == ["main"]
+    assert steps(off, "flaky") == ["main", "kfpt-store"]  # kfpt-store: only results over the size limit
+    assert not _memo_store(off, "flaky")
 
     @dsl.pipeline(name="per-task")
     def per_task(log: str = ""):
         flaky(flag="a", log=log).set_caching_options(False)
 
     [task_off] = translator.translate(per_task, backend="tekton")
-    assert steps(task_off, "flaky") == ["main"]
+    assert steps(task_off, "flaky") == ["main", "kfpt-store"] and not _memo_store(task_off, "flaky")
     [forced] = translator.translate(per_task, backend="tekton", enable_caching=True)
     assert steps(forced, "flaky") == ["kfpt-cache", "main", "kfpt-store"]
+
+
+def _memo_store(manifest: dict, name: str) -> bool:
+    """Does the task's kfpt-store step write a memo entry (skipped on a hit)?"""
+    store = next(s for s in _task(manifest, name)["taskSpec"]["steps"] if s["name"] == "kfpt-store")
+    return "remember" in store["script"] or "when" in store
 
 
 def _task(manifest: dict, name: str) -> dict:

@@ -227,23 +227,58 @@ def test_loops_static_and_runtime_lists_collect_in_kfp_order_and_types(harness):
 
 @dsl.component(base_image="python:3.12")
 def big(n: int) -> str:
-    return "x" * n
+    return ("a$b $(x) \"q\" " * (n // 13 + 1))[:n]
+
+
+@dsl.component(base_image="python:3.12")
+def measure(s: str, small: str) -> str:
+    import hashlib
+    return "%d:%s:%s" % (len(s), hashlib.sha256(s.encode()).hexdigest(), small)
+
+
+def _big_value(n: int) -> str:
+    return ("a$b $(x) \"q\" " * (n // 13 + 1))[:n]
 
 
 @dsl.pipeline(name="tekton-big")
 def big_flow(n: int = 100):
-    big(n=n)
+    b = big(n=n)
+    small = big(n=20).set_display_name("small")
+    measure(s=b.output, small=small.output)
 
 
-def test_results_over_tektons_limit_fail_the_task_with_a_clear_message(harness):
+@dsl.pipeline(name="tekton-big-loop")
+def big_loop_flow():
+    with dsl.ParallelFor([10, 5000]) as n:
+        big(n=n)
+
+
+@pytest.mark.parametrize("n", [100, 100_000])
+def test_results_over_tektons_limit_pass_through_the_artifact_store(harness, minio, n):
+    run, bucket = harness
+    [manifest] = translator.translate(big_flow, backend="tekton", enable_caching=False, parameters=(("n", str(n)),))
+    out = run.run(manifest)
+    assert all(o.status == "Succeeded" for o in out.values()), "\n".join(f"== {k}\n{o.logs}" for k, o in out.items())
+    import hashlib
+    value = _big_value(n)
+    small = _big_value(20)
+    assert _decode(out["measure"].results["Output"]).replace("$$", "$") == \
+        "%d:%s:%s" % (n, hashlib.sha256(value.encode()).hexdigest(), small)
+    stored = [o["Key"] for o in minio.client().list_objects_v2(Bucket=bucket).get("Contents", [])]
+    if n <= 1000:  # a small value stays a result: nothing stored
+        assert _decode(out["big"].results["Output"]) == value and not stored
+    else:  # the result is a reference; the value is in the store under the task's prefix
+        assert out["big"].results["Output"].startswith("__KFP_REF__:kfp/run-1/big/run-1-big/.results/Output")
+        assert len(out["big"].results["Output"]) < 200
+        assert stored == ["kfp/run-1/big/run-1-big/.results/Output"]
+
+
+def test_results_over_tektons_limit_inside_a_loop_fail_the_task_with_a_clear_message(harness):
     run, _ = harness
-    [small] = translator.translate(big_flow, backend="tekton", enable_caching=False)
-    assert run.run(small)["big"].status == "Succeeded"
-    run2 = Harness(run.root.parent / "run-big", run.base_env)
-    [manifest] = translator.translate(big_flow, backend="tekton", enable_caching=False, parameters=(("n", "5000"),))
-    out = run2.run(manifest)["big"]
+    [manifest] = translator.translate(big_loop_flow, backend="tekton", enable_caching=False)
+    out = next(o for n, o in run.run(manifest).items() if n.endswith("big"))
     assert out.status == "Failed"
-    assert "over the 3072 bytes Tekton can carry (largest: Output=5000 bytes)" in out.logs
+    assert "over the 3072 bytes Tekton can carry (largest: Output=" in out.logs
 
 
 @dsl.component(base_image="python:3.12")
@@ -286,3 +321,17 @@ def test_oneof_picks_the_branch_that_ran(harness, side, expected):
     assert sorted(o.status for n, o in out.items() if n.endswith("branch") or n.endswith("branch-2")) == \
         ["None", "Succeeded"]
     assert _decode(out[consumer].results["Output"]).replace("$$", "$") == f"{expected}|data of {expected}|{expected}"
+
+
+def test_nested_pipeline_called_without_an_argument_gets_its_own_default(harness):
+    """F4 (e2e/FINDINGS.md): `inner()` without `x` runs `square` with inner's default 2."""
+    from .pipelines import control
+
+    run, _ = harness
+    [manifest] = translator.translate(control.nested, backend="tekton", enable_caching=False)
+    out = run.run(manifest)
+    logs = "\n".join(f"== {n}: {o.status}\n{o.logs[-2000:]}" for n, o in out.items())
+    assert {n: o.status for n, o in out.items()} == {"inner-square": "Succeeded", "inner-2-square": "Succeeded",
+                                                      "square": "Succeeded"}, logs
+    assert (out["inner-square"].results["Output"], out["inner-2-square"].results["Output"],
+            out["square"].results["Output"]) == ("9", "4", "81")

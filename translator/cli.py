@@ -197,6 +197,9 @@ def _translate_parser(prog: str) -> argparse.ArgumentParser:
                    help="Tekton: Secret with the S3 settings of the artifact store (default: kfp-translate-artifacts)")
     p.add_argument("--transfer-image", help="Tekton: image of the artifact transfer steps (needs the aws CLI)")
     p.add_argument("--python-image", help="Tekton: image of condition evaluation tasks (needs python3)")
+    p.add_argument("--tekton-alpha", action="append", default=[], metavar="FEATURE",
+                   help="Tekton: opt in to an alpha feature (cel-when: conditions as CEL `when`, needs the "
+                        "cluster's enable-cel-in-whenexpression flag); repeatable")
     p.add_argument("--name", help="fixed object name (default: generateName from the pipeline name)")
     p.add_argument("--generate-name", help="generateName prefix for a Workflow")
     p.add_argument("-n", "--namespace", help="namespace of the emitted object (default: none, the one you submit to)")
@@ -239,7 +242,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if args.backend == "tekton":
         return _tekton_options(args)
     for flag, value in (("--with-run", args.with_run), ("--artifact-store", args.artifact_store),
-                        ("--transfer-image", args.transfer_image), ("--python-image", args.python_image)):
+                        ("--transfer-image", args.transfer_image), ("--python-image", args.python_image),
+                        ("--tekton-alpha", args.tekton_alpha)):
         if value:
             raise TranslateError(f"{flag} applies to --backend tekton only", element=flag)
     return dict(
@@ -283,6 +287,8 @@ def _tekton_options(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("artifact_store", "transfer_image", "python_image"):
         if getattr(args, key):
             options[key] = getattr(args, key)
+    if args.tekton_alpha:
+        options["tekton_alpha"] = tuple(args.tekton_alpha)
     return options
 
 

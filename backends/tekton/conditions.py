@@ -32,7 +32,11 @@ class Evaluation:
     env: dict[str, Value]
 
 
-def guard(condition: str, params: dict, element: str) -> Union[list[t.WhenExpression], Evaluation]:
+def guard(condition: str, params: dict, element: str, cel=None) -> Union[list[t.WhenExpression], Evaluation]:
+    """`cel`: with the alpha opt-in `--tekton-alpha cel-when`, a predicate telling which
+    channels may be spliced into a CEL `when` (values whose text our own shim wrote: numbers
+    and booleans of Python tasks; never text a user could give, which could end a CEL string
+    literal); a condition over only such channels becomes one CEL `when`, no evaluation task."""
     try:
         node = c.parse(condition)
     except c.ConditionError as exc:
@@ -54,6 +58,10 @@ def guard(condition: str, params: dict, element: str) -> Union[list[t.WhenExpres
     direct = _direct(node, channel)
     if direct is not None:
         return direct
+    if cel is not None:
+        expr = _cel(node, channel, cel)
+        if expr is not None:
+            return [t.WhenExpression(cel=expr)]
     env: dict[str, Value] = {}
     expr, kind = _py(node, channel, env)
     if kind != "bool":
@@ -92,6 +100,64 @@ def _direct(node: c.Node, channel) -> list[t.WhenExpression] | None:
 
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
+
+
+def _cel(node: c.Node, channel, safe) -> str | None:
+    """A CEL expression for Tekton's alpha `when: [{cel: ...}]`, or None where one channel is not
+    safe to splice or the condition needs strings. KFP's conditions are CEL with every number a
+    double: channels are `double('<result>')` (booleans `'<result>' == 'true'`, as the shim
+    writes them), literals doubles, `int(x)` truncates and stays a double; a comparison of
+    different kinds is false (`!=`: true), as in _py."""
+    def walk(n: c.Node) -> tuple[str, str]:
+        if isinstance(n, c.Literal):
+            v = n.value
+            if type(v) is bool:
+                return ("true" if v else "false"), "bool"
+            if type(v) in (int, float):
+                return repr(float(v)), "double"
+            raise _NoCel
+        if isinstance(n, c.Channel):
+            value = channel(n.name)
+            if not safe(value):
+                raise _NoCel
+            if value.ptype == g.BOOLEAN:
+                return f"('{value.text}' == 'true')", "bool"
+            # Tekton's reconciler also evaluates the expression before the result is substituted
+            # (pipelinerun.go, EvaluateCEL after the parameters): converting the unsubstituted
+            # reference would fail the run, so only a number is converted
+            return f"('{value.text}'.matches('{_NUMBER}') ? double('{value.text}') : 0.0)", "double"
+        if isinstance(n, c.Call):
+            a, kind = walk(n.arg)
+            if n.func == kind or (n.func == "double" and kind == "double"):
+                return a, kind
+            if n.func == "int" and kind == "double":
+                return f"double(int({a}))", "double"
+            raise _NoCel
+        if isinstance(n, c.Not):
+            a, _ = walk(n.operand)
+            return f"!{a}", "bool"
+        assert isinstance(n, c.BinOp)
+        (left, lk), (right, rk) = walk(n.left), walk(n.right)
+        if n.op in ("&&", "||"):
+            return f"({left} {n.op} {right})", "bool"
+        if n.op in ("==", "!=") and lk != rk:
+            return ("false" if n.op == "==" else "true"), "bool"
+        if lk == "bool" and n.op not in ("==", "!="):
+            raise _NoCel  # bool ordering: evaluated by the task
+        return f"({left} {n.op} {right})", "bool"
+
+    try:
+        expr, kind = walk(node)
+    except _NoCel:
+        return None
+    return expr if kind == "bool" else None
+
+
+_NUMBER = r"^[-+]?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?$"  # the numbers the shim writes (canonical)
+
+
+class _NoCel(Exception):
+    pass
 
 
 def _py(node: c.Node, channel, env: dict[str, Value]) -> tuple[str, str]:

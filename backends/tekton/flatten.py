@@ -42,7 +42,11 @@ class Value:
     producer: str | None = None  # the unit whose result it reads
     loop: str | None = None  # a result of a task inside this loop: one value per iteration
     item: str | None = None  # this iteration's loop item ("") or a field of it ("a.b")
+    item_level: int = 1  # the item of which loop of the nest (1: the outermost)
     collected: str | None = None  # dsl.Collected out of a loop: the KFP type of each element
+    levels: int = 1  # collected: how many loops deep (a list of lists for 2)
+    select: int = 0  # collected inside an enclosing loop: leading index parts that must be the reader's
+    outer: tuple[str, ...] | str | None = None  # collected out of two loops: the outer loop's iterations
     parts: tuple[str, ...] = ()  # more aggregated results to join (the batches of a loop)
     output: str = ""  # the producer's output name
     oneof: tuple[tuple[str, str], ...] = ()  # dsl.OneOf: (unit, output) of each branch, in order
@@ -58,6 +62,9 @@ class ArtValue:
     loop: str | None = None  # produced inside this loop: location is a prefix, + index + name
     name: str = ""
     oneof: tuple[tuple[str, str], ...] = ()  # dsl.OneOf: (unit, output) of each branch, in order
+    collected: bool = False  # dsl.Collected out of a loop: every iteration's artifact, a list
+    select: int = 0  # as Value.select
+    depth: int = 1  # the loop depth of the producer (index parts of its keys)
 
 
 Ref = Union[Value, ArtValue]
@@ -102,6 +109,20 @@ class Loop:
     items: Value | None = None  # run-time list (JSON text)
     items_unit: str | None = None
     offset: int = 0  # index of the first item (batches of a loop with parallelism)
+    parent: "Loop | None" = None  # the enclosing loop of a nested dsl.ParallelFor
+    # a nest of literal lists: every iteration, (index of each level, item of each level)
+    iterations: list[tuple[tuple[int, ...], tuple]] | None = None
+    # a nest with a run-time level: how each level's items are found (see nest_sources)
+    sources: list[dict] | None = None
+    lists: list[Value] = field(default_factory=list)  # the whole lists the sources name (kfpt-list-<k>)
+
+    @property
+    def depth(self) -> int:
+        return 1 if self.parent is None else self.parent.depth + 1
+
+    def chain(self) -> list[str]:
+        """Names of this loop and every loop enclosing it."""
+        return [self.name] + (self.parent.chain() if self.parent else [])
 
 
 @dataclass(frozen=True)
@@ -114,7 +135,8 @@ class Scope:
 
 
 class Flattener:
-    def __init__(self, condition_builder, key_prefix: str = "kfp") -> None:
+    def __init__(self, condition_builder, key_prefix: str = "kfp", cel_when: bool = False) -> None:
+        self.cel_when = cel_when  # the alpha opt-in: conditions as CEL `when` (docs/tekton.md)
         self.key_prefix = key_prefix
         self.published: dict[str, set[str]] = {}  # unit -> outputs a dsl.OneOf reads from the store
         self.units: list[Unit] = []
@@ -130,6 +152,7 @@ class Flattener:
             inputs[a.name] = ArtValue(f"$(params.{param_name(a.name)})", "{}")
         assert isinstance(pipeline.root.impl, g.DagImpl)
         outputs, _ = self.dag(pipeline.root.impl, Scope("", inputs))
+        self._drop_unused_items()
         for unit in self.units:
             unit.publish = self.published.get(unit.name, set())
         self._finals()
@@ -149,7 +172,7 @@ class Flattener:
             params, artifacts = self._bindings(task, scope, produced, members, element)
             if isinstance(task.component.impl, g.DagImpl):
                 guards, guard_after = self._guards(task, params, scope, path, element)
-                inner_inputs: dict[str, Ref] = {**params, **artifacts}
+                inner_inputs: dict[str, Ref] = {**_defaults(task.component, params), **params, **artifacts}
                 loop = scope.loop
                 before = len(self.units)
                 if task.iterator is not None:
@@ -250,7 +273,7 @@ class Flattener:
             ref = scope.inputs.get(b.name)
             if not isinstance(ref, Value) or ref.item is None:
                 raise TranslateError("a field of a value that is not a loop item", element=where)
-            return Value("", pdef.type, item=f"{ref.item}.{b.field}".strip("."))
+            return Value("", pdef.type, item=f"{ref.item}.{b.field}".strip("."), item_level=ref.item_level)
         raise TranslateError(f"{type(b).__name__} inputs are not supported", element=where)
 
     def _interpolate(self, text: str, task: g.Task, params: dict[str, Ref], where: str) -> Value:
@@ -284,7 +307,8 @@ class Flattener:
             return (), set()
         from .conditions import OUTCOME, Evaluation  # conditions imports Value from here
 
-        found = self.conditions(task.condition, params, element)
+        found = self.conditions(task.condition, params, element,
+                                **({"cel": self._cel_safe} if self.cel_when else {}))
         if not isinstance(found, Evaluation):
             return tuple(found), set()
         unit = Unit(self.names.name(path + "/condition", path.replace("/", "-") + "-condition"),
@@ -294,13 +318,29 @@ class Flattener:
         when = t.WhenExpression(input=f"$(tasks.{unit.name}.results.{OUTCOME})", operator="in", values=["true"])
         return (when,), set()
 
+    def _cel_safe(self, value: Value) -> bool:
+        """A number or boolean our shim wrote: the result of a Python task outside loops."""
+        if value.producer is None or value.loop is not None or value.oneof or value.collected or value.item is not None:
+            return False
+        if value.ptype not in (g.INTEGER, g.DOUBLE, g.BOOLEAN):
+            return False
+        unit = next((u for u in self.units if u.name == value.producer), None)
+        if unit is None or not isinstance(unit.component.impl, g.ContainerImpl):
+            return False
+        return unit.component.impl.is_python_function and re.fullmatch(r"\$\(tasks\.[a-z0-9-]+\.results\.[A-Za-z0-9_-]+\)",
+                                                                        value.text) is not None
+
     def _loop_body(self, task, params, inner_inputs, scope, guards, path, element, after) -> dict[str, Ref]:
         """The loop body once per batch: all items at once, or, with `parallelism=p` over a
         literal list, batches of p items run one after the other (a Tekton matrix runs all its
         TaskRuns at once). Collected outputs join the batches' results."""
         it = task.iterator
-        inner_inputs[it.item_input] = Value("", g.STRING, item="")
-        loops = self._loop(task, params, scope, path, element, after)
+        depth = scope.loop.depth + 1 if scope.loop is not None else 1
+        if not it.is_artifact:
+            inner_inputs[it.item_input] = Value("", g.STRING, item="", item_level=depth)
+        loops = self._loop(task, {**params, **inner_inputs}, scope, path, element, after)
+        if it.is_artifact:
+            inner_inputs[it.item_input] = self._artifact_item(task, inner_inputs, loops[0], element)
         joined: dict[str, Ref] = {}
         previous: set[str] = set()
         for loop in loops:
@@ -309,19 +349,24 @@ class Flattener:
             outs, _ = self.dag(task.component.impl, sub)
             previous = {u.name for u in self.units[before:]}
             for n, v in outs.items():
-                v = _collected(v, element)
+                v = _collected(v, loop, element)
                 old = joined.get(n)
-                joined[n] = v if old is None else replace(old, parts=old.parts + (v.text,) + v.parts)
+                if old is None:
+                    joined[n] = v
+                elif isinstance(v, Value):
+                    outer = old.outer + v.outer if isinstance(old.outer, tuple) and isinstance(v.outer, tuple) else None
+                    joined[n] = replace(old, parts=old.parts + (v.text,) + v.parts, outer=outer)
+                else:
+                    raise TranslateError("collecting artifacts out of a dsl.ParallelFor with parallelism is not "
+                                         "supported on Tekton yet", element=element)
         return joined
 
     def _loop(self, task: g.Task, params: dict, scope: Scope, path: str, element: str, after: set[str]) -> list[Loop]:
         it = task.iterator
         assert it is not None
-        if scope.loop is not None:
-            raise TranslateError("nested dsl.ParallelFor is not supported on Tekton yet (docs/tekton.md)", element=element)
-        if it.is_artifact:
-            raise TranslateError("dsl.ParallelFor over artifacts is not supported on Tekton yet", element=element)
         name = self.names.name(path, path.replace("/", "-"))
+        if scope.loop is not None or it.is_artifact:
+            return [self._nested_loop(task, params, scope, name, path, element, after)]
         if isinstance(it.items, g.Const):
             items = it.items.value
             if not isinstance(items, list):
@@ -331,8 +376,9 @@ class Flattener:
                 raise TranslateError(f"the loop has {len(items)} items; a Tekton matrix allows {MAX_MATRIX} "
                                      "combinations by default (default-max-matrix-combinations-count)", element=element)
             if size >= len(items):
-                return [Loop(name, element, path, static=items)]
-            return [Loop(f"{name}-b{j}", element, f"{path}-b{j}", static=items[start:start + size], offset=start)
+                return [_static(Loop(name, element, path, static=items))]
+            return [_static(Loop(f"{name}-b{j}", element, f"{path}-b{j}", static=items[start:start + size],
+                                 offset=start))
                     for j, start in enumerate(range(0, len(items), size))]
         if it.parallelism:
             raise TranslateError("dsl.ParallelFor(parallelism=...) over a run-time list has no equivalent on stable "
@@ -341,12 +387,87 @@ class Flattener:
         ref = params.get(it.items.name) if isinstance(it.items, g.FromInput) else None
         if not isinstance(ref, Value) or ref.loop is not None or ref.item is not None:
             raise TranslateError("loop items come from an unsupported source", element=element)
-        loop = Loop(name, element, path, items=ref)
+        loop = Loop(name, element, path, items=ref, sources=[{"list": 0}], lists=[ref])
         unit = Unit(self.names.name(path + "/items", name + "-items"), task, element, run_after=set(after),
                     when=list(scope.guards), items_of=loop)
         self.units.append(unit)
         loop.items_unit = unit.name
         return [loop]
+
+    def _nested_loop(self, task: g.Task, params: dict, scope: Scope, name: str, path: str, element: str,
+                     after: set[str]) -> Loop:
+        """A dsl.ParallelFor inside another, or over artifacts: one level more of the nest. Its
+        units run one TaskRun per iteration of the whole nest, the index "i.j" (docs/tekton.md,
+        "Nested loops"): literal lists (and fields of literal items) are enumerated here, into
+        matrix.include; anything known at run time only is enumerated by an items unit."""
+        it = task.iterator
+        parent = scope.loop
+        if it.parallelism:
+            raise TranslateError("dsl.ParallelFor(parallelism=...) inside another loop or over artifacts is not "
+                                 "supported on Tekton (a matrix of the whole nest runs all its TaskRuns at once)",
+                                 element=element)
+        if parent is not None and any(src.get("artifacts") for src in parent.sources):
+            raise TranslateError("a dsl.ParallelFor inside a loop over artifacts is not supported on Tekton yet",
+                                 element=element)
+        level, const = self._level(task, params, parent, element)
+        if it.is_artifact:
+            parent_sources, lists = [], []
+        else:
+            parent_sources, lists = list(parent.sources), list(parent.lists)
+        if "list" in level:
+            level = {**level, "list": len(lists)}
+            lists.append(level.pop("value"))
+        if const is not None and parent is not None and parent.iterations is not None:
+            iterations = []
+            for index, items in parent.iterations:
+                values = const if "field" not in level else _field_of(items[level["of"] - 1], level["field"], element)
+                if not isinstance(values, list):
+                    raise TranslateError(f"loop items {values!r} are not a list", element=element)
+                iterations += [(index + (k,), items + (x,)) for k, x in enumerate(values)]
+            if len(iterations) > MAX_MATRIX:
+                raise TranslateError(f"the nested loops have {len(iterations)} iterations together; a Tekton matrix "
+                                     f"allows {MAX_MATRIX} combinations by default "
+                                     "(default-max-matrix-combinations-count)", element=element)
+            return Loop(name, element, path, parent=parent, iterations=iterations, sources=parent_sources + [level],
+                        lists=lists)
+        loop = Loop(name, element, path, parent=parent, sources=parent_sources + [level], lists=lists)
+        unit = Unit(self.names.name(path + "/items", name + "-items"), task, element, run_after=set(after),
+                    when=list(scope.guards), items_of=loop)
+        self.units.append(unit)
+        loop.items_unit = unit.name
+        return loop
+
+    def _level(self, task: g.Task, params: dict, parent: Loop | None, element: str) -> tuple[dict, list | None]:
+        """How one level of a nest finds its items: {"list": <a whole list>}, {"field": path,
+        "of": level} (a field of an enclosing loop's item) or {"artifacts": ...}; and the
+        items themselves when they are literal."""
+        it = task.iterator
+        if it.is_artifact:
+            ref = params.get(it.items.name) if isinstance(it.items, g.FromInput) else None
+            if parent is not None or not isinstance(ref, ArtValue) or not ref.collected or ref.select or ref.depth != 1:
+                raise TranslateError("dsl.ParallelFor over artifacts is supported on Tekton for the artifacts "
+                                     "collected out of one loop, outside any loop", element=element)
+            return {"list": 0, "value": Value(ref.metadata, g.LIST, ref.producer), "artifacts": True}, None
+        if isinstance(it.items, g.Const):
+            items = it.items.value
+            if not isinstance(items, list):
+                raise TranslateError("loop items are not a list", element=element)
+            return {"list": 0, "value": Value(protect(json.dumps(items, separators=(",", ":"))), g.LIST)}, items
+        ref = params.get(it.items.name) if isinstance(it.items, g.FromInput) else None
+        if isinstance(ref, Value) and ref.item is not None and not ref.oneof:
+            return {"field": ref.item, "of": ref.item_level}, []
+        if isinstance(ref, Value) and ref.loop is None and ref.collected is None and not ref.oneof:
+            return {"list": 0, "value": ref}, None
+        raise TranslateError("loop items come from an unsupported source (a nested loop can go over a literal "
+                             "list, a pipeline input, a task output outside the loops or a field of an "
+                             "enclosing loop's item)", element=element)
+
+    def _artifact_item(self, task: g.Task, params: dict, loop: Loop, element: str) -> ArtValue:
+        """The item of a loop over collected artifacts: the producer's artifact of the same
+        iteration index (the items unit lists the producer's iterations)."""
+        ref = params[task.iterator.items.name]
+        assert isinstance(ref, ArtValue)
+        return ArtValue(ref.location, ref.metadata, ref.producer, loop=loop.name, name=ref.name, depth=1)
 
     def _importer(self, task: g.Task, params: dict[str, Ref], element: str) -> dict[str, Ref]:
         impl = task.component.impl
@@ -373,7 +494,7 @@ class Flattener:
             for a in iface.output_artifacts:
                 out[a.name] = ArtValue(f"{self.key_prefix}/$(context.pipelineRun.name)/{unit.name}/i",
                                        f"$(tasks.{unit.name}.results.{result_name(a.name + '-metadata')}[*])",
-                                       unit.name, loop=unit.loop.name, name=a.name)
+                                       unit.name, loop=unit.loop.name, name=a.name, depth=unit.loop.depth)
             return out
         for p in iface.output_params:
             out[p.name] = Value(f"$(tasks.{unit.name}.results.{result_name(p.name)})", p.type, unit.name,
@@ -395,6 +516,17 @@ class Flattener:
         if task.run_after_upstream_completed:
             unit.final = True
 
+    def _drop_unused_items(self) -> None:
+        """An outer loop whose body is only an inner loop needs no items unit of its own (the
+        inner loop's lists every iteration of the nest): no pod for it."""
+        used = {u.loop.items_unit for u in self.units if u.loop is not None}
+        outers = [v.outer for u in self.units for v in u.params.values() if isinstance(v.outer, str)]
+        self.units = [u for u in self.units if u.items_of is None or u.name in used
+                      or any(f"$(tasks.{u.name}." in o for o in outers)]
+        names = {u.name for u in self.units}
+        for u in self.units:
+            u.run_after &= names
+
     def _finals(self) -> None:
         finals = {u.name for u in self.units if u.final}
         for u in self.units:
@@ -409,16 +541,57 @@ class Flattener:
                                      "(a Tekton finally task, which no task can depend on)", element=u.element)
 
 
-def _collected(ref: Ref, element: str) -> Ref:
-    """A loop's output seen from outside the loop: dsl.Collected."""
-    if isinstance(ref, ArtValue):
-        if ref.loop is None:
-            return ref
-        raise TranslateError("collecting artifacts out of a dsl.ParallelFor is not supported on Tekton yet",
-                             element=element)
-    if ref.loop is None:
+def _defaults(component: g.Component, given: dict[str, Ref]) -> dict[str, Ref]:
+    """A nested pipeline's own defaults for the inputs its caller leaves unset (KFP applies
+    them, as Argo's DAG template parameter defaults do)."""
+    out: dict[str, Ref] = {}
+    for p in component.interface.input_params:
+        if p.name not in given and p.has_default and p.default is not None:
+            out[p.name] = Value(protect(encode(p.default, p.type)), p.type)
+    return out
+
+
+def _collected(ref: Ref, loop: Loop, element: str) -> Ref:
+    """A loop's output seen from outside the loop: dsl.Collected. Every element carries its full
+    iteration index, so inside an enclosing loop the reader keeps the elements of its own
+    iteration (`select` leading parts) and the rest nest as lists; out of two loops the reader
+    also gets the outer loop's iterations, so one whose inner list was empty still gives [].
+    Artifacts collect into one flat list, as KFP's."""
+    depth = loop.depth
+    if ref.oneof:
         return ref
-    return Value(ref.text, g.LIST, ref.producer, collected=ref.ptype)
+    if isinstance(ref, ArtValue):
+        if ref.loop is not None:
+            return replace(ref, loop=None, collected=True, select=depth - 1)
+        if ref.collected and ref.select == depth:
+            return replace(ref, select=depth - 1)
+        return ref
+    if ref.loop is not None:
+        return Value(ref.text, g.LIST, ref.producer, collected=ref.ptype, levels=1, select=depth - 1, parts=ref.parts)
+    if ref.collected is not None and ref.select == depth:
+        if ref.levels > 1:
+            raise TranslateError("dsl.Collected out of more than two nested loops is not supported on Tekton yet",
+                                 element=element)
+        outer = (tuple(".".join(map(str, index)) for index, _ in loop.iterations) if loop.iterations is not None
+                 else f"$(tasks.{loop.items_unit}.results.indices[*])")
+        return replace(ref, levels=2, select=depth - 1, outer=outer)
+    return ref
+
+
+def _static(loop: Loop) -> Loop:
+    """A loop over a literal list: its iterations and its level of a nest."""
+    loop.iterations = [((loop.offset + k,), (x,)) for k, x in enumerate(loop.static or [])]
+    loop.sources = [{"list": 0, "offset": loop.offset}] if loop.offset else [{"list": 0}]
+    loop.lists = [Value(protect(json.dumps(loop.static, separators=(",", ":"))), g.LIST)]
+    return loop
+
+
+def _field_of(item, path: str, element: str):
+    for key in [k for k in path.split(".") if k]:
+        if not isinstance(item, dict) or key not in item:
+            raise TranslateError(f"loop item {item!r} has no field '{key}'", element=element)
+        item = item[key]
+    return item
 
 
 def _store_uri(uri: str, element: str) -> str:

@@ -44,6 +44,12 @@ class TektonOptions:
     enable_caching: bool | None = None
     cache_max_age: str = "720h"
     cache_configmap: str | None = None  # Argo's; accepted and unused
+    tekton_alpha: tuple[str, ...] = ()  # alpha features the user opts in to (ALPHA)
+
+
+# Alpha Tekton features a user can opt in to, and the feature flags each needs on the cluster
+# (recorded in FEATURE_FLAGS_ANNOTATION when the output uses them; docs/tekton.md).
+ALPHA = {"cel-when": {"enable-cel-in-whenexpression": "true"}}
 
 
 def _param_specs(pipeline: g.Pipeline) -> list[t.ParamSpec]:
@@ -118,7 +124,11 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     if opts.with_run and kind != "Pipeline":
         raise TranslateError("--with-run goes with --kind Pipeline (a PipelineRun embeds its pipeline)",
                              element="--with-run")
-    flat = Flattener(guard, opts.artifact_key_prefix)
+    unknown = sorted(set(opts.tekton_alpha) - set(ALPHA))
+    if unknown:
+        raise TranslateError(f"unknown alpha feature '{unknown[0]}' (known: {', '.join(sorted(ALPHA))})",
+                             element="--tekton-alpha")
+    flat = Flattener(guard, opts.artifact_key_prefix, cel_when="cel-when" in opts.tekton_alpha)
     outputs = flat.root(pipeline)
     if not flat.units:
         raise TranslateError("the pipeline runs no task", element="pipeline")
@@ -160,6 +170,9 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     base = dns_label(pipeline.name, 56)
     labels = {"kfp-translate.dev/pipeline": dns_label(pipeline.name)}
     annotations = {"kfp-translate.dev/title": pipeline.display_name or pipeline.name}
+    flags = _feature_flags(built)
+    if flags:
+        annotations[FEATURE_FLAGS_ANNOTATION] = flags
     run_spec = t.PipelineRunSpec(
         params=_overrides(pipeline, dict(opts.parameters)) or None,
         task_run_template=t.TaskRunTemplate(service_account_name=opts.service_account) if opts.service_account else None,
@@ -179,12 +192,23 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
         if opts.with_run:
             ref = run_spec.model_copy(update={"pipeline_ref": t.PipelineRef(name=name)})
             docs.append(t.PipelineRun(metadata=t.ObjectMeta(generate_name=f"{name}-", namespace=opts.namespace,
-                                                            labels=labels), spec=ref))
+                                                            labels=labels,
+                                                            annotations={FEATURE_FLAGS_ANNOTATION: flags} if flags else None),
+                                        spec=ref))
     else:
         meta = t.ObjectMeta(name=opts.name, generate_name=None if opts.name else (opts.generate_name or f"{base}-"),
                             namespace=opts.namespace, labels=labels, annotations=annotations)
         docs.append(t.PipelineRun(metadata=meta, spec=run_spec.model_copy(update={"pipeline_spec": spec})))
     return [t.dump(d) for d in docs]
+
+
+def _feature_flags(built) -> str:
+    """The feature flags (of Tekton's feature-flags ConfigMap) the output needs beyond a stock
+    install, as "flag=value,...": only those of alpha features the user opted in to and used."""
+    flags: dict[str, str] = {}
+    if any(w.cel for b in built for w in b.task.when or []):
+        flags.update(ALPHA["cel-when"])
+    return ",".join(f"{k_}={v}" for k_, v in sorted(flags.items()))
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,8 @@ settings from one Secret (docs/tekton.md, "Artifact store").
 """
 from __future__ import annotations
 
-import base64
 import json
 import shlex
-import zlib
 from functools import lru_cache
 from importlib import resources as importlib_resources
 
@@ -24,6 +22,7 @@ from . import models as t
 INPUTS_DIR = "/kfp/inputs"
 OUTPUTS_DIR = "/kfp/outputs"
 SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
+SPILL_DIR = f"{SHIM_DIR}/spill"  # output parameters over Tekton's result limit (kfpt-store's spill)
 RESULTS_DIR = "/tekton/results"
 BUCKET_ENV = "KFP_TRANSLATE_BUCKET"
 
@@ -47,6 +46,18 @@ fetch() {
     echo "kfp-translate: input artifact $src not found in the artifact store" >&2
     exit 1
   fi
+}
+fetch_all() {
+  # dsl.Collected artifacts: every iteration's object of one output, <prefix>/i<index>/<name>
+  aws s3 cp --only-show-errors --recursive "s3://${KFP_TRANSLATE_BUCKET}/$1" "$2" --exclude "*" --include "i*/$3" --include "i*/$3/*"
+  mkdir -p "$2"
+}
+maybe_ref() {
+  # a value over Tekton's result limit: its producer stored it and the result holds
+  # __KFP_REF__:<key>; anything else is the value itself, which the shim reads from env
+  case "$1" in
+    __KFP_REF__:*) fetch "${1#__KFP_REF__:}" "$2" required ;;
+  esac
 }
 first() {
   # dsl.OneOf: the first of the branches' fixed keys that exists (only the branch that ran wrote it)
@@ -79,6 +90,14 @@ publish() {
   else
     aws s3 cp --only-show-errors "$1" "s3://${KFP_TRANSLATE_BUCKET}/$2"
   fi
+}
+spill() {
+  # output parameters over Tekton's result limit that the shim set aside (docs/tekton.md)
+  for f in /kfp/outputs/.kfp/spill/*; do
+    if [ -f "$f" ]; then
+      aws s3 cp --only-show-errors "$f" "s3://${KFP_TRANSLATE_BUCKET}/${KFPT_SPILL}/${f##*/}"
+    fi
+  done
 }
 result() {
   # one trailing newline dropped, as Argo's executor and KFP's launcher read output files
@@ -137,9 +156,8 @@ def _shim_source() -> str:
 @lru_cache(maxsize=1)
 def packed_shim() -> str:
     """The one copy a manifest carries (translator/runtime/delivery.py): base64 of the
-    zlib-compressed shim, comments removed; the default of the pipeline parameter SHIM_PARAM."""
-    source = delivery.strip_comments(_shim_source()).encode("utf-8")
-    return base64.b64encode(zlib.compress(source, 9)).decode("ascii")
+    zlib-compressed, minified shim (delivery.pack); the default of the pipeline parameter SHIM_PARAM."""
+    return delivery.pack(_shim_source())
 
 
 def shim_env() -> k.EnvVar:
@@ -177,13 +195,27 @@ def store_env(secret: str) -> list[k.EnvFromSource]:
     return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))]
 
 
+def list_dir(name: str) -> str:
+    """Where the fetch step puts every iteration's object of a collected artifact input (the
+    shim moves them to <input>/0, <input>/1, ... in KFP's order)."""
+    return f"{INPUTS_DIR}/.kfp/lists/{name}"
+
+
 def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
-               oneofs: list[tuple[str, list[str]]] = ()) -> t.Step:
+               oneofs: list[tuple[str, list[str]]] = (), lists: list[tuple[str, str, str]] = (),
+               refs: list[tuple[str, str]] = ()) -> t.Step:
     """artifacts: (input name, Tekton reference to its location, required); oneofs: (local
-    path, the branches' keys) of dsl.OneOf inputs."""
+    path, the branches' keys) of dsl.OneOf inputs; lists: (input name, the producer's key
+    prefix, its artifact's name) of collected artifacts."""
     env = [k.EnvVar(name=f"KFPT_A_{i}", value=loc) for i, (_, loc, _) in enumerate(artifacts)]
     lines = [f'fetch "$KFPT_A_{i}" {shlex.quote(f"{INPUTS_DIR}/{name}")} {"required" if req else "optional"}'
              for i, (name, _, req) in enumerate(artifacts)]
+    for i, (name, prefix, art) in enumerate(lists):
+        env.append(k.EnvVar(name=f"KFPT_C_{i}", value=prefix))
+        lines.append(f'fetch_all "$KFPT_C_{i}" {shlex.quote(list_dir(name))} {shlex.quote(art)}')
+    for i, (dest, value) in enumerate(refs):  # task outputs that may be references to large values
+        env.append(k.EnvVar(name=f"KFPT_R_{i}", value=value))
+        lines.append(f'maybe_ref "$KFPT_R_{i}" {shlex.quote(dest)}')
     for i, (dest, keys) in enumerate(oneofs):
         env += [k.EnvVar(name=f"KFPT_O_{i}_{j}", value=key) for j, key in enumerate(keys)]
         lines.append(f"first {shlex.quote(dest)} " + " ".join(f'"$KFPT_O_{i}_{j}"' for j in range(len(keys))))
@@ -194,7 +226,7 @@ def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
 def store_step(image: str, secret: str, prefix: str, artifacts: list[str], results: list[tuple[str, str]],
                metadata_results: list[str], index: str | None = None,
                publish: list[tuple[str, str]] = (), publish_prefix: str = "",
-               cache: list[str] | None = None) -> t.Step:
+               cache: list[str] | None = None, spill: str | None = None) -> t.Step:
     """artifacts: output names to upload; results: (file, result name) to copy (container
     components); metadata_results: `{}` for artifacts whose metadata no shim wrote; index: the
     iteration index inside a loop (results start with "<index>:", no prefix result: the keys
@@ -207,7 +239,11 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
     lines += [f"result {shlex.quote(src)} {RESULTS_DIR}/{name} {name}" for src, name in results]
     lines += [f"printf '%s{{}}' \"${{KFPT_RESULT_PREFIX:-}}\" > {RESULTS_DIR}/{name}" for name in metadata_results]
     lines += [f'publish {shlex.quote(src)} "$KFPT_ONEOF/{key}"' for src, key in publish]
+    if spill is not None:
+        lines.append("spill")
     env = [k.EnvVar(name="KFPT_PREFIX", value=prefix)] if artifacts else []
+    if spill is not None:
+        env.append(k.EnvVar(name="KFPT_SPILL", value=spill))
     if index is not None:
         env.append(k.EnvVar(name="KFPT_RESULT_PREFIX", value=f"{index}:"))
     if publish:
@@ -216,7 +252,8 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
         lines += memo.store_lines(cache)
     env.append(library_env())
     return t.Step(name="kfpt-store", image=image, script=HEAD + "\n".join(lines) + "\n",
-                  env=env or None, env_from=store_env(secret) if artifacts or publish or cache else None,
+                  env=env or None,
+                  env_from=store_env(secret) if artifacts or publish or cache is not None or spill else None,
                   when=memo.UNLESS_HIT if cache is not None else None)
 
 
@@ -235,6 +272,51 @@ with open("/tekton/results/indices", "w") as f:
     json.dump([str(i) for i in range(len(items))], f)
 print("iterations:", len(items))
 """
+
+
+NEST_ITEMS = """#!/usr/bin/env python3
+# kfp-translate: every iteration "i.j..." of nested dsl.ParallelFor loops (docs/tekton.md, "Nested loops")
+import base64, json, os, sys
+P = "__KFP_B64__:"
+def text(v):
+    for _ in range(2):
+        if v.startswith(P):
+            v = base64.b64decode(v[len(P):]).decode("utf-8", "surrogateescape")
+    return v
+arrays, current = {}, None
+for x in sys.argv[1:]:  # --kfpt-array=ENV elements...: the iterations of a loop's task
+    if x.startswith("--kfpt-array="):
+        current = arrays.setdefault(x[len("--kfpt-array="):], [])
+    else:
+        current.append(x)
+def key(i):
+    return tuple(int(x) for x in i.split("."))
+def level_items(src, items):
+    if src.get("artifacts"):  # the producer's iterations, in its order
+        return [(int(x.partition(":")[0]), None) for x in sorted(arrays["KFPT_LIST_%d" % src["list"]],
+                                                                 key=lambda x: key(x.partition(":")[0]))]
+    if "list" in src:
+        v = json.loads(text(os.environ["KFPT_LIST_%d" % src["list"]]))
+    else:
+        v = items[src["of"] - 1]
+        for k in [k for k in src["field"].split(".") if k]:
+            v = v[k] if isinstance(v, dict) and k in v else sys.exit("kfp-translate: loop item %.200r has no field %r" % (v, k))
+    if not isinstance(v, list):
+        raise SystemExit("kfp-translate: loop items are not a JSON list: %.200r" % (v,))
+    return [(src.get("offset", 0) + k, x) for k, x in enumerate(v)]
+nest = [((), ())]
+for src in json.loads(os.environ["KFPT_NEST"]):
+    nest = [(index + (k,), items + (x,)) for index, items in nest for k, x in level_items(src, items)]
+with open("/tekton/results/indices", "w") as f:
+    json.dump([".".join(map(str, index)) for index, _ in nest], f)
+print("iterations:", len(nest))
+"""
+
+
+def nest_items_step(image: str, sources: list[dict], env: list[k.EnvVar], args: list[str]) -> t.Step:
+    nest = json.dumps(sources, sort_keys=True, separators=(",", ":"))
+    return t.Step(name="list-iterations", image=image, script=NEST_ITEMS, args=args or None,
+                  env=[*env, k.EnvVar(name="KFPT_NEST", value=nest.replace("$", "$$"))])
 
 
 def items_step(image: str, list_param: str) -> t.Step:

@@ -66,7 +66,12 @@ class _Inputs:
     array_parts: dict[str, list[str]] = field(default_factory=dict)  # more array params of one input (batches)
     include: dict[str, list[str]] = field(default_factory=dict)  # static loop: values per iteration
     needs_list: bool = False
+    needs_nest: bool = False  # reads items of a nest with a run-time level: the nest's lists
+    lists: list[tuple[str, str, str]] = field(default_factory=list)  # collected artifacts: (input, store prefix, artifact)
     oneofs: list[tuple[str, list[str]]] = field(default_factory=list)  # (local path, branch keys)
+    spill: str | None = None  # the key prefix for output parameters over Tekton's result limit
+    refs: list[tuple[str, str]] = field(default_factory=list)  # (local file, value) of task outputs maybe stored
+    outer: dict[str, str] = field(default_factory=dict)  # collected out of two loops: input -> outer iterations param
 
 
 def build(unit: Unit, opts: TaskOptions) -> Built:
@@ -96,6 +101,11 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         if ins.needs_list:
             ins.specs.append(t.ParamSpec(name=LIST, description="the loop's items (JSON list)"))
             ins.params.append(t.Param(name=LIST, value=unit.loop.items.text))
+        if ins.needs_nest:
+            for j, value in enumerate(unit.loop.lists):
+                ins.specs.append(t.ParamSpec(name=f"{LIST}-{j}", description="items of a level of the nested loops"))
+                ins.params.append(t.Param(name=f"{LIST}-{j}", value=value.text))
+    ins.spill = _spill(unit, opts.key_prefix, python)
     resolver = Resolver(params=set(unit.params) if python else
                         set(unit.params) | {p.name for p in iface.input_params if p.has_default},
                         artifacts=set(unit.artifacts), output_params={p.name for p in iface.output_params},
@@ -103,8 +113,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
                         task_name=unit.task.name)
     settings = _settings(unit, resolver)
     main = _main_step(unit, impl, resolver, settings, python, ins)
-    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs)]
-             if fetch or ins.oneofs else []) + [main]
+    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs, ins.lists, ins.refs)]
+             if fetch or ins.oneofs or ins.lists or ins.refs else []) + [main]
     cached = _cached(unit, opts)
     store = _store(unit, opts, python, cached)
     if store is not None:
@@ -133,7 +143,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
     )
     run_spec = _run_spec(unit.name, settings)
     if cached:  # the lookup before the component; the component and kfpt-store skipped on a hit
-        digest = memo.task_digest(spec.model_copy(update={"steps": [main]}), task, run_spec)
+        named = main.model_copy(update={"env": [e for e in main.env or [] if e.name != "KFPT_SPILL"] or None})
+        digest = memo.task_digest(spec.model_copy(update={"steps": [named]}), task, run_spec)  # no names
         at = steps.index(main)
         steps[at:at + 1] = [_lookup(unit, opts, ins, fetch, digest), main.model_copy(update={"when": memo.UNLESS_HIT})]
         spec = spec.model_copy(update={"steps": steps})
@@ -165,11 +176,12 @@ def _lookup(unit: Unit, opts: TaskOptions, ins: _Inputs, fetch: list[tuple[str, 
     """The cache step: the memo key over every input the component reads (its params, the
     fetched artifacts' content), not over where they are stored or how they are delivered."""
     skip = {SHIM_PARAM} | {location_param(n) for n in unit.artifacts}
-    if not (ins.needs_list or ins.arrays):  # the index matters only to pick from a list or an array
+    if not (ins.needs_list or ins.needs_nest or ins.arrays):  # the index matters only to pick from a list or an array
         skip.add(INDEX)
     params = [(p.name, f"$(params.{p.name})") for p in ins.specs if p.name not in skip and p.type != "array"]
     arrays = [(p.name, p.name) for p in ins.specs if p.name not in skip and p.type == "array"]
     contents = [(name, f"{s.INPUTS_DIR}/{name}") for name, _, _ in fetch] + \
+        [(name, s.list_dir(name)) for name, _, _ in ins.lists] + \
         [(path.removeprefix(s.INPUTS_DIR + "/"), path) for path, _ in ins.oneofs]  # labels: no paths of this pod
     iface = unit.component.interface
     publish: list[tuple[str, str, bool]] = []
@@ -203,18 +215,25 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
             continue
         if value.item is not None:  # this iteration's loop item (or a field of it)
             assert loop is not None
-            if loop.static is not None:
+            if loop.iterations is not None:  # literal lists: the value of each iteration in matrix.include
                 ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
-                ins.include[pname] = [protect(encode(_field(item, value.item, where), ptype)) for item in loop.static]
+                ins.include[pname] = [protect(encode(_field(items[value.item_level - 1], value.item, where), ptype))
+                                      for _, items in loop.iterations]
                 continue
             if not python:
                 raise TranslateError("a container component reading the item of a loop over a run-time list is "
                                      "not supported on Tekton yet", element=where)
-            ins.shim[name] = {"loopItem": {"listEnv": "KFPT_LIST", "indexEnv": "KFPT_INDEX", "field": value.item}}
-            ins.needs_list = True
+            if loop.parent is None:
+                ins.shim[name] = {"loopItem": {"listEnv": "KFPT_LIST", "indexEnv": "KFPT_INDEX", "field": value.item}}
+                ins.needs_list = True
+            else:
+                ins.shim[name] = {"nestItem": {"sources": loop.sources, "listEnv": "KFPT_LIST_", "indexEnv": "KFPT_INDEX",
+                                               "level": value.item_level, "field": value.item}}
+                ins.needs_nest = True
             continue
         if value.loop is not None or value.collected is not None:
-            if value.loop is not None and (loop is None or value.loop != loop.name):
+            chain = loop.chain() if loop is not None else []
+            if value.loop is not None and value.loop not in chain:
                 raise TranslateError("reads a per-iteration value outside its loop without dsl.Collected", element=where)
             if not python:
                 raise TranslateError("a container component reading per-iteration or collected values is not "
@@ -226,11 +245,26 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
                 ins.specs.append(t.ParamSpec(name=f"{pname}-{j}", type="array"))
                 ins.params.append(t.Param(name=f"{pname}-{j}", value=part))
                 ins.array_parts.setdefault(name, []).append(f"{pname}-{j}")
-            ins.shim[name] = ({"perIteration": {"indexEnv": "KFPT_INDEX"}} if value.loop is not None
-                              else {"tektonCollected": {"type": value.collected}})
+            if value.loop is not None:
+                depth = len(chain) - chain.index(value.loop)  # the producer's loop depth
+                ins.shim[name] = {"perIteration": {"indexEnv": "KFPT_INDEX",
+                                                   **({"depth": depth} if depth != loop.depth else {})}}
+            else:
+                how = {"type": value.collected}
+                if (value.levels, value.select) != (1, 0):
+                    how.update(depth=value.levels, select=value.select, indexEnv="KFPT_INDEX")
+                if value.outer is not None:  # the outer loop's iterations, as an array section
+                    ins.specs.append(t.ParamSpec(name=f"{pname}-outer", type="array"))
+                    ins.params.append(t.Param(name=f"{pname}-outer", value=list(value.outer)
+                                              if isinstance(value.outer, tuple) else value.outer))
+                    ins.outer[name] = f"{pname}-outer"
+                ins.shim[name] = {"tektonCollected": how}
             continue
         ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
         text = value.text
+        if python and value.producer is not None and text.startswith("$(tasks.") and text.endswith(")"):
+            ins.refs.append((f"{VALUES_DIR}/{name}", f"$(params.{pname})"))  # maybe a reference to a large value
+            ins.shim[name] = {"refFile": f"{VALUES_DIR}/{name}"}
         if name == unit.status_input:
             text = ",".join(f"$(tasks.{u}.status)" for u in unit.status_of) or "None"
         ins.params.append(t.Param(name=pname, value=text))
@@ -252,14 +286,30 @@ def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs, key_prefix: str) ->
             ins.oneofs.append((f"{METADATA_DIR}/{name}", [k_ + ".metadata" for k_ in keys]))
             ins.shim[name] = {"metadataFile": f"{METADATA_DIR}/{name}"}
             continue
-        if adef is not None and adef.is_list:
-            raise TranslateError(f"artifact list input '{name}' (dsl.Collected) is not supported on Tekton yet",
-                                 element=where)
         loc, meta = location_param(name), metadata_param(name)
+        if art.collected or (adef is not None and adef.is_list):
+            if not (art.collected and adef is not None and adef.is_list):
+                raise TranslateError(f"artifact input '{name}': a list of artifacts (dsl.Collected) bound to a "
+                                     "single artifact, or the reverse", element=where)
+            if not python:
+                raise TranslateError("a container component reading a list of artifacts (dsl.Collected) is not "
+                                     "supported on Tekton yet", element=where)
+            ins.specs += [t.ParamSpec(name=loc), t.ParamSpec(name=meta, type="array")]
+            ins.params += [t.Param(name=loc, value=art.location.removesuffix("/i")), t.Param(name=meta, value=art.metadata)]
+            ins.lists.append((name, f"$(params.{loc})", art.name))
+            ins.arrays.append(name)
+            how = {"dir": s.list_dir(name), "name": art.name}
+            if art.select:
+                how.update(select=art.select, indexEnv="KFPT_INDEX")
+            ins.shim[name] = {"tektonList": how}
+            continue
         ins.specs.append(t.ParamSpec(name=loc))
         ins.params.append(t.Param(name=loc, value=art.location))
         location = f"$(params.{loc})"
         if art.loop is not None:  # a same-loop producer: its key holds this iteration's index
+            if unit.loop is None or art.depth != unit.loop.depth or art.loop not in unit.loop.chain():
+                raise TranslateError("reads an artifact made in an enclosing loop from inside a nested loop, which "
+                                     "is not supported on Tekton yet", element=where)
             if not python:
                 raise TranslateError("a container component reading an artifact made in the same loop is not "
                                      "supported on Tekton yet", element=where)
@@ -286,13 +336,13 @@ def _matrix(unit: Unit, ins: _Inputs) -> t.MatrixParams | None:
     loop = unit.loop
     if loop is None:
         return None
-    if loop.static is None:
+    if loop.iterations is None:
         return t.MatrixParams(params=[t.Param(name=INDEX, value=f"$(tasks.{loop.items_unit}.results.indices[*])")])
     entries = []
-    for k in range(len(loop.static)):
-        params = [t.Param(name=INDEX, value=str(loop.offset + k))]
+    for k, (index, _) in enumerate(loop.iterations):
+        params = [t.Param(name=INDEX, value=".".join(map(str, index)))]
         params += [t.Param(name=n, value=values[k]) for n, values in sorted(ins.include.items())]
-        entries.append(t.MatrixInclude(name=f"iteration-{loop.offset + k}", params=params))
+        entries.append(t.MatrixInclude(name="iteration-" + "-".join(map(str, index)), params=params))
     if not entries:
         raise TranslateError("the loop has no items (a Tekton matrix needs at least one)", element=loop.element)
     return t.MatrixParams(include=entries)
@@ -318,14 +368,23 @@ def _store(unit: Unit, opts: TaskOptions, python: bool, cached: bool = False) ->
                         (f"{s.RESULTS_DIR}/{result_name(name + '-metadata')}", name + ".metadata")]
         else:
             publish.append((f"{s.RESULTS_DIR}/{result_name(name)}", name))
-    if not iface.output_artifacts and not copies and not publish and not cached:
+    spill = _spill(unit, opts.key_prefix, python)
+    if not iface.output_artifacts and not copies and not publish and not cached and spill is None:
         return None
     run = f"{opts.key_prefix}/$(context.pipelineRun.name)/{unit.name}"
     prefix, index = _prefix(unit, opts.key_prefix)
     cache = [r.name for r in _results(unit) if r.name != PREFIX_RESULT] if cached else None
     return s.store_step(opts.transfer_image, opts.artifact_store, prefix,
                         [a.name for a in iface.output_artifacts], copies, meta, index, publish, f"{run}/oneof",
-                        cache)
+                        cache, spill)
+
+
+def _spill(unit: Unit, key_prefix: str, python: bool) -> str | None:
+    """Where a Python task outside loops stores output parameters over Tekton's result limit
+    (docs/tekton.md, "Results size"); None when it cannot have any."""
+    if not python or unit.loop is not None or not unit.component.interface.output_params:
+        return None
+    return f"{key_prefix}/$(context.pipelineRun.name)/{unit.name}/$(context.taskRun.name)/.results"
 
 
 def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, python: bool,
@@ -335,9 +394,14 @@ def _main_step(unit: Unit, impl: g.ContainerImpl, resolver: Resolver, settings, 
         env.append(k.EnvVar(name="KFPT_INDEX", value=f"$(params.{INDEX})"))
         if ins.needs_list:
             env.append(k.EnvVar(name="KFPT_LIST", value=f"$(params.{LIST})"))
+        if ins.needs_nest:
+            env += [k.EnvVar(name=f"KFPT_LIST_{j}", value=f"$(params.{LIST}-{j})") for j in range(len(unit.loop.lists))]
     if python:
         spec, spec_env, arrays = _shim_spec(unit, ins)
         env += [s.shim_env(), *spec_env]
+        if ins.spill is not None:  # where output parameters over Tekton's result limit go
+            spec["spill"] = {"env": "KFPT_SPILL", "dir": s.SPILL_DIR}
+            env.append(k.EnvVar(name="KFPT_SPILL", value=ins.spill))
         command = s.shim_command(spec, arrays) + [_python_part(x, resolver) for x in impl.command]
         args = [EXECUTOR_INPUT_MARKER if x == "{{$}}" else _python_part(x, resolver) for x in impl.args]
     else:
@@ -383,7 +447,10 @@ def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tup
         in_params[name] = entry
         if name in ins.arrays:
             arrays += [(var, p) for p in [param_name(name), *ins.array_parts.get(name, [])]]
-        elif "loopItem" not in entry and "file" not in entry:
+            if name in ins.outer:
+                arrays.append((var + "_OUTER", ins.outer[name]))
+                entry["tektonCollected"]["outerEnv"] = var + "_OUTER"
+        elif "loopItem" not in entry and "nestItem" not in entry and "file" not in entry:
             env.append(k.EnvVar(name=var, value=f"$(params.{param_name(name)})"))
     in_arts: dict = {}
     for i, name in enumerate(sorted(unit.artifacts)):
@@ -475,12 +542,36 @@ def _run_spec(name: str, settings) -> t.PipelineTaskRunSpec | None:
 
 
 def _items_task(unit: Unit, opts: TaskOptions) -> Built:
-    """The iterations of a loop over a run-time list: `indices` ["0", "1", ...] for the matrix."""
+    """The iterations of a loop over a run-time list: `indices` ["0", "1", ...] for the matrix;
+    of a nest of loops: every "i.j" (docs/tekton.md, "Nested loops")."""
+    loop = unit.items_of
+    if loop.items is None:
+        specs, params, env, args = [], [], [], []
+        for j, (source, value) in enumerate(zip(_list_sources(loop), loop.lists)):
+            name = f"{LIST}-{j}"
+            if source.get("artifacts"):  # a loop over collected artifacts: the producer's iterations
+                specs.append(t.ParamSpec(name=name, type="array"))
+                args += [f"--kfpt-array=KFPT_LIST_{j}", f"$(params.{name}[*])"]
+            else:
+                specs.append(t.ParamSpec(name=name))
+                env.append(k.EnvVar(name=f"KFPT_LIST_{j}", value=f"$(params.{name})"))
+            params.append(t.Param(name=name, value=value.text))
+        spec = t.EmbeddedTask(params=specs, results=[t.TaskResult(name="indices", type="array")],
+                              steps=[s.nest_items_step(opts.python_image, loop.sources, env, args)])
+        task = t.PipelineTask(name=unit.name, task_spec=spec, params=params, when=unit.when or None,
+                              run_after=sorted(unit.run_after) or None)
+        return Built(task)
     spec = t.EmbeddedTask(params=[t.ParamSpec(name=LIST)], results=[t.TaskResult(name="indices", type="array")],
                           steps=[s.items_step(opts.python_image, LIST)])
     task = t.PipelineTask(name=unit.name, task_spec=spec, params=[t.Param(name=LIST, value=unit.items_of.items.text)],
                           when=unit.when or None, run_after=sorted(unit.run_after) or None)
     return Built(task)
+
+
+def _list_sources(loop) -> list[dict]:
+    """For each of a nest's lists, the level source that names it."""
+    by_list = {src["list"]: src for src in loop.sources if "list" in src}
+    return [by_list.get(j, {}) for j in range(len(loop.lists))]
 
 
 def _eval_task(unit: Unit, opts: TaskOptions) -> Built:

@@ -78,8 +78,6 @@ def test_if_else_and_oneof_pick_the_branch_that_ran(runs, case, said, skipped):
     assert skipped in _skipped(pr) and skipped not in results
 
 
-@pytest.mark.xfail(strict=True, reason="F4 (e2e/FINDINGS.md): on Tekton a nested pipeline called without "
-                   "an argument does not get the nested pipeline's own default (square() missing 'x')")
 def test_nested_pipelines(runs):
     pr, results = runs["nested"]
     assert _succeeded(pr) == "True", pr["status"]

@@ -8,6 +8,7 @@
 // Results are printed as JSON on stdout.
 //
 // Usage: tektonlint FILE|DIR|- ...
+//        tektonlint eval-cel EXPR   (evaluates one substituted CEL `when` as the reconciler does)
 //
 // Exit status: 0 when clean, 1 when any error was found, 2 on usage or I/O errors.
 package main
@@ -58,6 +59,9 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "eval-cel" { // tektonlint eval-cel EXPR (cel.go)
+		return evalCEL(args[1], stdout, stderr)
+	}
 	flags := flag.NewFlagSet("tektonlint", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	version := flags.Bool("version", false, "print the Tekton Pipelines version linted against and exit")

@@ -11,6 +11,11 @@
 # termination message of 4096 bytes, its own data included: the budget is checked here instead
 # of letting Tekton drop a result.
 TEKTON_RESULT_BUDGET = 3072
+# Output parameters over that budget are set aside (largest first) in the SPEC's spill dir, which the
+# task's kfpt-store step uploads to the artifact store; the result then holds REF_PREFIX and
+# the object's key, and a consumer's kfpt-fetch step brings the value back (docs/tekton.md,
+# "Results size").
+REF_PREFIX = "__KFP_REF__:"
 ARRAY_ARG = "--kfpt-array="
 LOOP_INDEX = None  # inside a loop: every result is "<iteration index>:<value>"
 
@@ -48,6 +53,10 @@ def take_arrays(argv):
             current.append(x)
     return argv[:2] + rest, arrays
 
+def index_prefix(index, depth):
+    # the index "i.j.k" of an iteration of nested loops, cut to its first `depth` parts
+    return ".".join((index or "").split(".")[:depth]) if depth else ""
+
 def iteration_value(items, index):
     # one iteration's value out of a matrixed task's aggregated results, whatever order Tekton
     # aggregated them in; None when that iteration wrote none (skipped)
@@ -57,14 +66,91 @@ def iteration_value(items, index):
             return v
     return None
 
-def collected_values(items, what):
+def iteration_pairs(items, what, select=0, own=None):
+    # (index parts after the first `select`, value) of the iterations whose first `select`
+    # index parts are the reader's own, sorted as KFP orders iterations (numerically)
+    mine = own.split(".")[:select] if select else []
     pairs = []
     for item in items:
         k, sep, v = item.partition(":")
-        if not sep or not k.isdigit():
+        parts = k.split(".")
+        if not sep or not all(x.isdigit() for x in parts):
             raise ShimError("%s: %.80r is not an iteration result" % (what, item))
-        pairs.append((int(k), unb64(v)))
-    return [v for _, v in sorted(pairs)]
+        if parts[:select] == mine:
+            pairs.append((tuple(int(x) for x in parts[select:]), v))
+    return sorted(pairs)
+
+def nest_lists(pairs, depth, outer=None):
+    # depth 1: the values in order; depth 2: one list per outer iteration (each of `outer`, the
+    # outer loop's iterations, when known: an empty inner loop gives []), ...
+    if depth <= 1:
+        return [v for _, v in pairs]
+    if outer is not None:
+        groups = {}
+        for key, v in pairs:
+            groups.setdefault(key[0], []).append((key[1:], v))
+        return [nest_lists(groups.get(k, []), depth - 1) for k in outer]
+    groups = []
+    for key, v in pairs:
+        if not groups or groups[-1][0] != key[0]:
+            groups.append((key[0], []))
+        groups[-1][1].append((key[1:], v))
+    return [nest_lists(g, depth - 1) for _, g in groups]
+
+def collected_values(items, what, how=None):
+    how = how or {}
+    select = how.get("select", 0)
+    own = getenv(how["indexEnv"]) if select else None
+    pairs = [(k, unb64(v)) for k, v in iteration_pairs(items, what, select, own)]
+    outer = None
+    if how.get("outerEnv"):
+        outer = [k[0] for k, _ in iteration_pairs([i + ":" for i in arrays_of(how["outerEnv"])], what, select, own)]
+    return nest_lists(pairs, how.get("depth", 1), outer)
+
+def nest_item(how, what):
+    # an item of a nest of loops with a run-time level: walk the levels' sources (the lists in
+    # env, or fields of an enclosing level's item) along this iteration's index "i.j..."
+    index = [int(x) for x in getenv(how["indexEnv"]).split(".")]
+    items = []
+    for level, src in enumerate(how["sources"][:how["level"]]):
+        if "list" in src:
+            values = json.loads(getenv(how["listEnv"] + str(src["list"])) or "[]")
+        else:
+            values = pick_field(items[src["of"] - 1], src["field"], what)
+        if not isinstance(values, list):
+            raise ShimError("%s: loop items %.200r are not a list" % (what, values))
+        items.append(values[index[level] - src.get("offset", 0)])
+    item = pick_field(items[-1], how.get("field", ""), what)
+    return item if isinstance(item, str) else json.dumps(item, separators=SEP)
+
+def pick_field(item, path, what):
+    for key in [k for k in path.split(".") if k]:
+        if not isinstance(item, dict) or key not in item:
+            raise ShimError("%s: loop item %.200r has no field %r" % (what, item, key))
+        item = item[key]
+    return item
+
+def artifact_list(a, how, arrays, what):
+    # dsl.Collected artifacts: the fetch step brought every iteration's object to
+    # <dir>/i<index>/<name>; the metadata results say which iterations made one. They move to
+    # <path>/0, <path>/1, ... in KFP's order, as podshim reads a list of artifacts.
+    env = a.get("metadataEnv")
+    select = how.get("select", 0)
+    own = getenv(how["indexEnv"]) if select else None
+    mine = index_prefix(own, select)
+    os.makedirs(a["path"], exist_ok=True)
+    mds = []
+    for key, md in iteration_pairs(arrays.get(env, []), what, select, own):
+        index = ".".join([mine] + [str(x) for x in key]) if mine else ".".join(str(x) for x in key)
+        src = os.path.join(how["dir"], "i" + index, how["name"])
+        if not os.path.lexists(src):
+            raise ShimError("%s: the artifact of iteration %s is not in the artifact store" % (what, index))
+        os.rename(src, os.path.join(a["path"], str(len(mds))))
+        try:
+            mds.append(json.loads(unb64(md)))
+        except ValueError:
+            mds.append({})
+    setenv(env, json.dumps(mds, separators=SEP))
 
 def loop_item(how, what):
     items = json.loads(getenv(how["listEnv"]) or "[]")
@@ -84,6 +170,11 @@ def final_status(raw, how):
     error = {"code": 2, "message": "%d of %d tasks failed" % (len(failed), len(words))} if failed else {}
     return json.dumps({"error": error, "pipelineJobResourceName": getenv(how.get("runEnv", "")) or "",
                        "pipelineTaskName": how.get("task", ""), "state": state}, separators=SEP)
+
+ARRAYS = {}  # the array sections of the command line (take_arrays), by env name
+
+def arrays_of(env):
+    return ARRAYS.get(env, [])
 
 def setenv(name, text):
     # podshim reads env through two base64 layers (Argo's b64enc, then its own protection)
@@ -105,22 +196,32 @@ def prepare(spec, arrays):
             setenv(env, transported(read_text(f)) if os.path.isfile(f) else None)
         elif p.get("loopItem") is not None:  # this iteration's item of a run-time list
             setenv(env, loop_item(p.pop("loopItem"), what))
-        elif p.get("perIteration") is not None:  # a task of the same loop
-            index = getenv(p.pop("perIteration")["indexEnv"])
+        elif p.get("nestItem") is not None:  # an item of nested loops with a run-time level
+            setenv(env, nest_item(p.pop("nestItem"), what))
+        elif p.get("perIteration") is not None:  # a task of the same loop (or of an enclosing one)
+            how = p.pop("perIteration")
+            index = getenv(how["indexEnv"])
+            if how.get("depth"):
+                index = index_prefix(index, how["depth"])
             setenv(env, iteration_value(arrays.get(env, []), index))
         elif p.get("tektonCollected") is not None:  # dsl.Collected, in KFP's order
-            leaf = p.pop("tektonCollected")["type"]
-            setenv(env, json.dumps(collected_values(arrays.get(env, []), what)))
-            p["collected"] = [1, leaf]
+            how = p.pop("tektonCollected")
+            setenv(env, json.dumps(collected_values(arrays.get(env, []), what, how)))
+            p["collected"] = [how.get("depth", 1), how["type"]]
         elif p.get("tektonStatus") is not None:
             how = p.pop("tektonStatus")
             raw = raw_env(env)
             setenv(env, None if raw is None else final_status(raw, how))
+        elif p.get("refFile") is not None and (raw_env(env) or "").startswith(REF_PREFIX):
+            setenv(env, transported(read_text(p.pop("refFile"))))  # fetched by kfpt-fetch
         elif raw_env(env) is not None:
             setenv(env, raw_env(env))
+        p.pop("refFile", None)
     for name, a in spec.get("inputs", {}).get("artifacts", {}).items():
         env = a.get("metadataEnv")
-        if a.get("metadataFile") is not None:
+        if a.get("tektonList") is not None:
+            artifact_list(a, a.pop("tektonList"), arrays, "input artifact %r" % name)
+        elif a.get("metadataFile") is not None:
             f = a.pop("metadataFile")
             setenv(env, transported(read_text(f)) if os.path.isfile(f) else None)
         elif a.get("perIteration") is not None:
@@ -129,32 +230,55 @@ def prepare(spec, arrays):
         elif env and raw_env(env) is not None:
             setenv(env, raw_env(env))
 
-def check_result_budget(spec):
+def check_result_budget(spec, spill=None):
     outs = spec["outputs"]
-    paths = [p["argoPath"] for p in outs.get("parameters", {}).values()] + \
-        [a["metadataPath"] for a in outs.get("artifacts", {}).values()]
+    params = [p["argoPath"] for p in outs.get("parameters", {}).values()]
+    paths = params + [a["metadataPath"] for a in outs.get("artifacts", {}).values()]
     sizes = dict((os.path.basename(x), os.path.getsize(x)) for x in paths if os.path.isfile(x))
     total = sum(len(n) + s + 32 for n, s in sizes.items())  # 32: Tekton's JSON framing per result
     budget = spec.get("resultBudget", TEKTON_RESULT_BUDGET)
+    spill_prefix = getenv(spill["env"]) if spill else None
+    if total > budget and spill_prefix:  # the largest output parameters go through the store
+        for path in sorted((x for x in params if os.path.isfile(x)), key=lambda x: -os.path.getsize(x)):
+            if total <= budget:
+                break
+            name = os.path.basename(path)
+            mkparent(os.path.join(spill["dir"], name))
+            shutil.move(path, os.path.join(spill["dir"], name))
+            ref = REF_PREFIX + spill_prefix + "/" + name
+            write_text(path, ref)
+            total -= sizes[name] - len(ref)
+            sizes[name] = len(ref)
     if total > budget:
         big = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
         raise ShimError("results total about %d bytes, over the %d bytes Tekton can carry (largest: %s)"
                         % (total, budget, ", ".join("%s=%d bytes" % kv for kv in big)))
+
+_argo_old_kfp_paths_env = old_kfp_paths_env
+
+def old_kfp_paths_env(shim_dir):
+    # the component's env without the shim's own hand-over variables (KFPT_*): the component
+    # reads none of them, and with a large value one can exceed the kernel's 128 KiB limit on
+    # a single environment string
+    env = _argo_old_kfp_paths_env(shim_dir)
+    return dict((k, v) for k, v in env.items() if not k.startswith("KFPT_"))
 
 _argo_run = run
 
 def run(argv):
     global LOOP_INDEX
     argv, arrays = take_arrays(argv) if len(argv) >= 3 else (argv, {})
+    ARRAYS.update(arrays)
     try:
         spec = json.loads(argv[1])
     except ValueError as e:
         raise ShimError("invalid SPEC: %s" % e)
     spec.pop("engine", None)
     index_env = spec.pop("loopIndexEnv", None)
+    spill = spec.pop("spill", None)
     LOOP_INDEX = getenv(index_env) if index_env else None
     prepare(spec, arrays)
     code = _argo_run([argv[0], json.dumps(spec)] + argv[2:])
     if code == 0:
-        check_result_budget(spec)
+        check_result_budget(spec, spill)
     return code
