@@ -94,6 +94,10 @@ publish() {
 spill() {
   # output parameters over Tekton's result limit that the shim set aside (docs/tekton.md)
   for f in /kfp/outputs/.kfp/spill/*; do
+    if [ -f "$f" ] && [ -z "${KFP_TRANSLATE_BUCKET:-}" ]; then
+      echo "kfp-translate: output parameter ${f##*/} is over Tekton's result limit and goes through the artifact store, but its Secret is not in this namespace (manifests/components/tekton/artifact-store.yaml)" >&2
+      exit 1
+    fi
     if [ -f "$f" ]; then
       aws s3 cp --only-show-errors "$f" "s3://${KFP_TRANSLATE_BUCKET}/${KFPT_SPILL}/${f##*/}"
     fi
@@ -191,8 +195,11 @@ def library_env() -> k.EnvVar:
     return k.EnvVar(name=LIBRARY_ENV, value=f"$(params.{LIBRARY_PARAM})")
 
 
-def store_env(secret: str) -> list[k.EnvFromSource]:
-    return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret))]
+def store_env(secret: str, optional: bool = False) -> list[k.EnvFromSource]:
+    """The artifact store's settings. Optional where the store is needed only for output
+    parameters over Tekton's result limit: a pipeline of parameters alone then runs without the
+    Secret, as before, and `spill` names it should a value ever be that large."""
+    return [k.EnvFromSource(secret_ref=k.SecretEnvSource(name=secret, optional=True if optional else None))]
 
 
 def list_dir(name: str) -> str:
@@ -253,7 +260,8 @@ def store_step(image: str, secret: str, prefix: str, artifacts: list[str], resul
     env.append(library_env())
     return t.Step(name="kfpt-store", image=image, script=HEAD + "\n".join(lines) + "\n",
                   env=env or None,
-                  env_from=store_env(secret) if artifacts or publish or cache is not None or spill else None,
+                  env_from=store_env(secret, optional=not (artifacts or publish or cache is not None))
+                  if artifacts or publish or cache is not None or spill else None,
                   when=memo.UNLESS_HIT if cache is not None else None)
 
 
