@@ -420,7 +420,7 @@ class Flattener:
         if const is not None and parent is not None and parent.iterations is not None:
             iterations = []
             for index, items in parent.iterations:
-                values = const if "field" not in level else _field_of(items[level["of"] - 1], level["field"], element)
+                values = const if "field" not in level else field_of(items[level["of"] - 1], level["field"], element)
                 if not isinstance(values, list):
                     raise TranslateError(f"loop items {values!r} are not a list", element=element)
                 iterations += [(index + (k,), items + (x,)) for k, x in enumerate(values)]
@@ -586,7 +586,8 @@ def _static(loop: Loop) -> Loop:
     return loop
 
 
-def _field_of(item, path: str, element: str):
+def field_of(item, path: str, element: str):
+    """A field (dotted path) of a loop item; a clear error naming the element when absent."""
     for key in [k for k in path.split(".") if k]:
         if not isinstance(item, dict) or key not in item:
             raise TranslateError(f"loop item {item!r} has no field '{key}'", element=element)

@@ -15,7 +15,7 @@ from . import cache as memo
 from . import models as t
 from . import steps as s
 from .conditions import OUTCOME
-from .flatten import PREFIX_RESULT, Unit
+from .flatten import PREFIX_RESULT, Unit, field_of
 from .names import param_name, result_name
 from .placeholders import Resolver, TEKTON_VAR, location_param, metadata_param
 from .values import B64_PREFIX, encode, protect
@@ -217,7 +217,7 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
             assert loop is not None
             if loop.iterations is not None:  # literal lists: the value of each iteration in matrix.include
                 ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
-                ins.include[pname] = [protect(encode(_field(items[value.item_level - 1], value.item, where), ptype))
+                ins.include[pname] = [protect(encode(field_of(items[value.item_level - 1], value.item, where), ptype))
                                       for _, items in loop.iterations]
                 continue
             if not python:
@@ -323,13 +323,6 @@ def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs, key_prefix: str) ->
         fetch.append((name, location, not (adef and adef.optional)))
     return fetch
 
-
-def _field(item, path: str, where: str):
-    for key in [k for k in path.split(".") if k]:
-        if not isinstance(item, dict) or key not in item:
-            raise TranslateError(f"loop item {item!r} has no field '{key}'", element=where)
-        item = item[key]
-    return item
 
 
 def _matrix(unit: Unit, ins: _Inputs) -> t.MatrixParams | None:
