@@ -206,26 +206,32 @@ def test_forbidden_names_the_role(bare_namespace, cluster):
     assert text.endswith("(the rights a user needs are in manifests/base/client-rbac.yaml)") and "\n" not in text
 
 
+def role_client(cluster, namespace: str, backend: str = "argo") -> Client:
+    """A Client whose ServiceAccount has only manifests/base/client-rbac.yaml's Role, in a namespace
+    set up with manifests/ as `up` applies it."""
+    from e2e.cluster.apply import Applier
+    from e2e.cluster.up import project_objects
+
+    Applier(cluster.api).apply_all(project_objects(), namespace)
+    core, rbac = k8s.CoreV1Api(cluster.api), k8s.RbacAuthorizationV1Api(cluster.api)
+    core.create_namespaced_service_account(namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="ci")))
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "ci-client"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kfp-translate-client"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": namespace}]})
+    token = core.create_namespaced_service_account_token("ci", namespace, k8s.AuthenticationV1TokenRequest(
+        spec=k8s.V1TokenRequestSpec(audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=900))
+    ).status.token
+    return Client(host=cluster.api.configuration.host, token=token, backend=backend, namespace=namespace,
+                  ssl_ca_cert=cluster.api.configuration.ssl_ca_cert)
+
+
 @selectable
 @pytest.mark.parametrize("backend", ENGINES)
 def test_client_role_is_enough(bare_namespace, cluster, backend):
     """A ServiceAccount bound only to manifests/base/client-rbac.yaml's Role, in a namespace set up
     with manifests/ as `up` applies it: every call of the flow works with those rights alone."""
-    from e2e.cluster.apply import Applier
-    from e2e.cluster.up import project_objects
-
-    Applier(cluster.api).apply_all(project_objects(), bare_namespace)
-    core, rbac = k8s.CoreV1Api(cluster.api), k8s.RbacAuthorizationV1Api(cluster.api)
-    core.create_namespaced_service_account(bare_namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="ci")))
-    rbac.create_namespaced_role_binding(bare_namespace, {
-        "metadata": {"name": "ci-client"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kfp-translate-client"},
-        "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": bare_namespace}]})
-    token = core.create_namespaced_service_account_token("ci", bare_namespace, k8s.AuthenticationV1TokenRequest(
-        spec=k8s.V1TokenRequestSpec(audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=900))
-    ).status.token
-    c = Client(host=cluster.api.configuration.host, token=token, backend=backend, namespace=bare_namespace,
-               ssl_ca_cert=cluster.api.configuration.ssl_ca_cert)
+    c = role_client(cluster, bare_namespace, backend)
     c.create_experiment("rbac")
     run = c.create_run_from_pipeline_func(typed_outputs, arguments={"n": 1, "word": "z"}, experiment_name="rbac")
     done = c.wait_for_run_completion(run.run_id, timeout=300)

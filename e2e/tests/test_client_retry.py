@@ -22,28 +22,9 @@ from translator.client import Client, ClientError
 from translator.client.retry import pod_name
 
 from .client_pipelines import retried, retried_loop
-from .test_client import bare_namespace, client_selected, selectable, unique  # noqa: F401 - fixtures
+from .test_client import bare_namespace, client_selected, role_client, selectable, unique  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def role_client(cluster, namespace: str) -> Client:
-    """A Client whose ServiceAccount has only manifests/base/client-rbac.yaml's Role."""
-    from e2e.cluster.apply import Applier
-    from e2e.cluster.up import project_objects
-
-    Applier(cluster.api).apply_all(project_objects(), namespace)
-    core, rbac = k8s.CoreV1Api(cluster.api), k8s.RbacAuthorizationV1Api(cluster.api)
-    core.create_namespaced_service_account(namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="ci")))
-    rbac.create_namespaced_role_binding(namespace, {
-        "metadata": {"name": "ci-client"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kfp-translate-client"},
-        "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": namespace}]})
-    token = core.create_namespaced_service_account_token("ci", namespace, k8s.AuthenticationV1TokenRequest(
-        spec=k8s.V1TokenRequestSpec(audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=900))
-    ).status.token
-    return Client(host=cluster.api.configuration.host, token=token, backend="argo", namespace=namespace,
-                  ssl_ca_cert=cluster.api.configuration.ssl_ca_cert)
 
 
 def _pods(cluster, namespace: str, workflow: str) -> dict[str, tuple[str, str]]:
