@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from translator.errors import TranslateError
+from translator.runtime.podshim import B64_PREFIX  # the pod contract owns the transport prefix
 
 from .names import param_name
 
 INPUTS_DIR = "/kfp/inputs"
 OUTPUTS_DIR = "/kfp/outputs"
 SHIM_DIR = f"{OUTPUTS_DIR}/.kfp"
-B64_PREFIX = "__KFP_B64__:"  # container.B64_PREFIX (container imports this module)
 LBRACE_ENV = "KFPT_LBRACE"  # an env var holding "{", see Resolver.param_ref
 
 _PLACEHOLDER = re.compile(r"\{\{\$(?:\.[^{}]*)?\}\}")

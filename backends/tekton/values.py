@@ -13,7 +13,7 @@ from typing import Any
 
 from translator import graph as g
 
-B64_PREFIX = "__KFP_B64__:"
+from translator.runtime.podshim import B64_PREFIX  # the pod contract owns the transport prefix
 ABSENT = "\uffff"  # KFP's None for an optional input (see backends/argo/values.py)
 
 

@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-B64_PREFIX = "__KFP_B64__:"  # translator/runtime/podshim.py
+from translator.runtime.podshim import B64_PREFIX  # the pod contract owns the transport prefix
+
 SHIM_BOOTSTRAP_MARK = "KFPT_SHIM"  # the bootstrap names the variable holding the shim (delivery.py)
 SHIM_SOURCE_MARK = "# kfp-translate pod shim"  # the shim inline (manifests before the shared shim)
 HELPER_SUFFIXES = ("metadata", "digest", "item", "items", "prefix")  # <artifact>-<suffix> helpers

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.delivery import SHIM_ENV
+from ..runtime.podshim import B64_PREFIX  # the pod contract owns the transport prefix
 from .engine import SUCCEEDED, Node, RunResult
 
 ANNOTATION = "kfp-translate.dev/outputs"
-B64_PREFIX = "__KFP_B64__:"
 TASK_NAMES = "kfp-translate.dev/task-names"  # on a DAG template: {"<argo task>[.onExit]": "<kfp task>"}
 _GROUP = re.compile(r"^(condition|condition-branches|for-loop|exit-handler)-\d+$")
 _REF = re.compile(r"^\{\{\s*tasks\.([^.]+)\.outputs\.parameters\.(.+?)\s*\}\}$")
