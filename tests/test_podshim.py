@@ -563,6 +563,14 @@ def _process_gone(pid):
         return True
 
 
+def _as_a_container_starts():
+    """A container's first process starts with every signal at its default action. A test run
+    started from a background job inherits SIGINT ignored, and an ignored signal stays ignored
+    across exec: the sleeper would never see the SIGINT the shim forwards."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_are_forwarded_to_the_component(tmp_path, ir_dir, child_bin, sig):
     base = tmp_path / "run"
@@ -572,7 +580,7 @@ def test_signals_are_forwarded_to_the_component(tmp_path, ir_dir, child_bin, sig
     with open(str(err_file), "wb") as err:
         proc = subprocess.Popen(shim_argv(spec, container),
                                 env=shim_env(child_bin, spec, {"pid_file": str(pid_file)}),
-                                stdout=subprocess.DEVNULL, stderr=err)
+                                stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_as_a_container_starts)
     try:
         deadline = time.time() + TIMEOUT
         while not pid_file.exists():

@@ -45,6 +45,18 @@ def test_exit_code_output_and_termination_message(tmp_path):
     assert proc.termination_message("File", 7) == "done"
 
 
+def test_signals_start_at_their_defaults(tmp_path):
+    """As runc starts a container: no signal ignored or blocked, even when the node's own process
+    ignores SIGPIPE (Python does) and SIGINT (a shell's background job does)."""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _, result, log = run(tmp_path, ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert result["exitCode"] == 0
+    assert log == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+
+
 def test_pid_uts_namespaces_and_working_dir(tmp_path):
     _, result, log = run(tmp_path, ["sh", "-c", "echo $$ $(hostname) $(pwd) $HOME_X"],
                          workingDir="/srv/made/here", env={"PATH": "/usr/bin:/bin", "HOME_X": "x y"})

@@ -179,8 +179,22 @@ def child(spec, report_fd):
         os.setgroups([])
         os.setgid(gid)
         os.setuid(spec["runAsUser"])
+    default_signals()
     argv = spec["argv"]
     os.execvpe(argv[0], argv, spec["env"])  # the report pipe closes on exec: that says "running"
+
+
+def default_signals():
+    """A container starts with every signal at its default action and none blocked, as runc
+    starts it. Ignored signals survive exec: without this, Python's own SIGPIPE ignore (and a
+    SIGINT ignored by a shell that started the node in the background) would reach every pod."""
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):  # signals Python may not touch (32, 33: glibc's own)
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def main(path):
