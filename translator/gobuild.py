@@ -90,8 +90,9 @@ def ensure_built(name: str, src: Path | None = None, progress: TextIO | None = N
     fd, tmp = tempfile.mkstemp(dir=exe.parent, prefix=f".{name}-", suffix=".tmp")
     os.close(fd)
     try:
+        # The flags of the e2e build and the CI targets (no cgo, -trimpath): Go's build cache is then shared.
         proc = subprocess.run([go, "build", "-trimpath", "-o", tmp, "."], cwd=src, capture_output=True, text=True,
-                              check=False)
+                              check=False, env=dict(os.environ, CGO_ENABLED="0"))
         if proc.returncode != 0:
             detail = " | ".join(proc.stderr.strip().splitlines()[:3])
             raise GoBuildError(f"building {name} failed (go build in {src}, exit {proc.returncode}): {detail}")
