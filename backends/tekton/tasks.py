@@ -7,12 +7,14 @@ import pydantic
 from hera.workflows import models as k
 
 from backends.argo.container import accelerator_resource
+from backends.argo.resources import is_resource_stub
 from translator import graph as g
 from translator.errors import TranslateError
 
 from . import cache as memo
 from . import models as t
 from . import platform as k8s
+from . import resources as pvc
 from . import steps as s
 from .conditions import OUTCOME
 from .flatten import PREFIX_RESULT, Unit, field_of
@@ -81,6 +83,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         return _items_task(unit, opts)
     impl = unit.component.impl
     assert isinstance(impl, g.ContainerImpl)
+    if is_resource_stub(impl):  # kfp-kubernetes CreatePVC / DeletePVC
+        return Built(pvc.build(unit, opts.python_image))
     iface = unit.component.interface
     element = unit.element
     if unit.status_input and not unit.final:
