@@ -1,23 +1,25 @@
 """One flattened unit → one Tekton pipeline task with its embedded Task spec."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+import pydantic
 from hera.workflows import models as k
 
 from backends.argo.container import accelerator_resource
-from backends.argo.platform import pod_settings
+from backends.argo.resources import is_resource_stub
 from translator import graph as g
 from translator.errors import TranslateError
 
 from . import cache as memo
 from . import models as t
+from . import platform as k8s
+from . import resources as pvc
 from . import steps as s
 from .conditions import OUTCOME
 from .flatten import PREFIX_RESULT, Unit, field_of
 from .names import param_name, result_name
-from .placeholders import Resolver, TEKTON_VAR, location_param, metadata_param
+from .placeholders import Resolver, location_param, metadata_param
 from .values import B64_PREFIX, encode, protect
 
 SHIM_PARAM = s.delivery.SHIM_PARAM
@@ -81,6 +83,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         return _items_task(unit, opts)
     impl = unit.component.impl
     assert isinstance(impl, g.ContainerImpl)
+    if is_resource_stub(impl):  # kfp-kubernetes CreatePVC / DeletePVC
+        return Built(pvc.build(unit, opts.python_image))
     iface = unit.component.interface
     element = unit.element
     if unit.status_input and not unit.final:
@@ -201,11 +205,14 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
     iface = unit.component.interface
     ins = _Inputs()
     loop = unit.loop
+    settings_of = k8s.setting_of(unit)
     for name, value in sorted(unit.params.items()):
         pdef = iface.input_param(name)
         ptype = pdef.type if pdef else g.STRING
         pname = param_name(name)
         where = f"{unit.element} input '{name}'"
+        if k8s.is_setting_input(name):  # a kfp-kubernetes setting's run-time value: Tekton substitutes it
+            k8s.check_value(name, value, unit, settings_of.get(name, "?"))
         if value.oneof:  # dsl.OneOf: fetched from the store, from the branch that ran
             if not python:
                 raise TranslateError("a container component reading a dsl.OneOf value is not supported on Tekton yet",
@@ -262,7 +269,8 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
             continue
         ins.specs.append(t.ParamSpec(name=pname, description=f"KFP {ptype}"))
         text = value.text
-        if python and value.producer is not None and text.startswith("$(tasks.") and text.endswith(")"):
+        if python and value.producer is not None and text.startswith("$(tasks.") and text.endswith(")") \
+                and not k8s.is_setting_input(name):
             ins.refs.append((f"{VALUES_DIR}/{name}", f"$(params.{pname})"))  # maybe a reference to a large value
             ins.shim[name] = {"refFile": f"{VALUES_DIR}/{name}"}
         if name == unit.status_input:
@@ -500,15 +508,14 @@ def _resources(res: g.Resources, settings, element: str) -> k.ResourceRequiremen
 
 
 def _settings(unit: Unit, resolver: Resolver):
-    """kfp-kubernetes settings, mapped as on Argo (backends/argo/platform.py); a value chosen at
-    run time would need Tekton to substitute in the pod template, which it does not."""
-    settings = pod_settings(unit.task.platform, resolver)
-    dumped = json.dumps([x.model_dump(mode="json", exclude_none=True) for x in settings.env + settings.volumes])
-    if settings.raw_patches or settings.container_patch or "{{" in dumped or TEKTON_VAR.search(dumped) or any(
-            "{{" in json.dumps(v) for v in (settings.pod_patch, settings.node_selector)):
-        raise TranslateError("a kfp-kubernetes setting chosen at run time is not supported on Tekton yet",
-                             element=unit.element)
-    return settings
+    """kfp-kubernetes settings, mapped as on Argo (backends/argo/platform.py); values chosen at
+    run time as Task params Tekton substitutes (backends/tekton/platform.py)."""
+    try:  # the platform spec is free-form IR: a setting of the wrong shape is bad input
+        return k8s.settings(unit, resolver)
+    except (AttributeError, KeyError, TypeError, ValueError, pydantic.ValidationError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TranslateError(f"invalid kfp-kubernetes setting ({type(exc).__name__}: {detail})",
+                             element=unit.element) from None
 
 
 def _metadata(settings) -> dict | None:
