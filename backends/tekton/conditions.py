@@ -8,6 +8,9 @@ compile to exactly that shape (`!(x == 'a') && x == 'b'`). Anything else (number
 tasks test; its Python expression follows KFP's CEL semantics as translator/conditions.py
 documents them for Argo (numbers bound as doubles, `int()` truncating, heterogeneous equality
 false, bool ordering false < true) and is built from the parsed condition, never from text.
+A condition on a loop item or a per-iteration value differs between the TaskRuns of a matrix:
+it becomes an IterationGuard, which each TaskRun evaluates for itself with the same expression
+(backends/tekton/iterguard.py).
 """
 from __future__ import annotations
 
