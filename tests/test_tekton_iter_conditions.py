@@ -97,6 +97,26 @@ def nested():
     join(xs=dsl.Collected(s.output)).set_display_name("bigs")
 
 
+@dsl.component(base_image="python:3.12")
+def noncharacter() -> str:
+    return "\uffff"  # the shim's ABSENT: as a user's value it must arrive unchanged
+
+
+@dsl.component(base_image="python:3.12")
+def is_noncharacter(s: str) -> str:
+    assert s == "\uffff", repr(s)
+    return "yes"
+
+
+@dsl.pipeline(name="iter-absent-text")
+def user_absent():
+    with dsl.ParallelFor(["1", "2"]) as x:
+        n = noncharacter()
+        with dsl.If(n.output == "\uffff"):  # true in every iteration: a value, not a skipped one
+            with dsl.If(x == "2"):
+                is_noncharacter(s=n.output)
+
+
 @pytest.fixture
 def harness(tmp_path, minio):
     env, bucket = step_env(tmp_path, minio)
@@ -202,3 +222,9 @@ def test_a_skipped_iteration_is_never_cached(tmp_path, minio):
     assert len(hit) == 2 and len(runs) == 4, logs
     assert _by_index(_task(second, "-double").results["Output"]) == {str(i): str(2 * x) for i, x in enumerate(NUMBERS)}
     assert _by_index(_task(first, "-double").results["Output"])["0"] == ABSENT
+
+
+def test_a_users_noncharacter_is_a_value_not_a_skipped_iteration(harness):
+    manifest, out, names = _run(harness, user_absent)
+    assert _by_index(_task(out, "-is-noncharacter").results["Output"]) == {"0": ABSENT, "1": "yes"}
+

@@ -80,11 +80,13 @@ def item(how):
     v = field(items[-1], how["field"])
     return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
 def R(n):
+    # ABSENT is compared before decoding: a user's value holding it always travels base64
     how = SPEC["vars"].get(n)
-    v = dec(os.environ[n]) if how is None else picked(n, how["depth"]) if "depth" in how else item(how)
-    if v == ABSENT:
+    if how is not None:
+        return picked(n, how["depth"]) if "depth" in how else item(how)
+    if os.environ[n] == ABSENT:  # an optional input given no value
         raise Skipped(n)
-    return v
+    return dec(os.environ[n])
 def S(n): return R(n)
 def F(n): return float(R(n).strip())
 def B(n): return R(n).strip() in ("1", "t", "T", "TRUE", "true", "True")
