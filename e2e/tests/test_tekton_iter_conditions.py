@@ -3,7 +3,6 @@
 tests/test_tekton_iter_conditions.py (which the local harness runs too), a corpus pipeline that
 collects over a condition inside a loop, and caching with skipped iterations. Every TaskRun's
 results and its steps' records (Tekton's own `Skipped`) are read back from the API server."""
-from __future__ import annotations
 
 import base64
 import json
