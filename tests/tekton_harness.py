@@ -7,7 +7,8 @@ machine (the real controller runs it in e2e/). What it reproduces, and where it 
   pass per level (pkg/substitution ApplyReplacements uses a strings.Replacer): pipeline-level
   values into a pipeline task's params, then the task's params into its steps.
 * The kubelet's `$(VAR)` / `$$` expansion of command, args and env values
-  (k8s third_party/forked/golang/expansion); scripts are not expanded (Tekton base64s them).
+  (k8s third_party/forked/golang/expansion), a script's args included; scripts are not expanded
+  (Tekton base64s them).
 * `when` with `in` / `notin`, and CEL `when` (alpha) substituted as text and evaluated by
   `cel_eval` (Tekton's own evaluator: `tektonlint eval-cel`); a task whose params read a missing
   result is skipped; a false
@@ -239,9 +240,10 @@ class Harness:
             script.write_text(self._remap(tekton_subst(step["script"], tvalues), sandbox))
             script.chmod(0o755)
             argv = [str(script)]
-            for x in step.get("args", []):  # a script's args are its "$@"
+            for x in step.get("args", []):  # a script's args are its "$@" (the kubelet expands args)
                 parts = whole_array(x, tvalues)
-                argv += [self._remap(p, sandbox) for p in (parts if parts is not None else [tekton_subst(x, tvalues)])]
+                argv += [kubelet_expand(self._remap(p, sandbox), defined)
+                         for p in (parts if parts is not None else [tekton_subst(x, tvalues)])]
         else:
             argv = []
             for x in step.get("command", []) + step.get("args", []):

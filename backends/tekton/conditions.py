@@ -8,6 +8,9 @@ compile to exactly that shape (`!(x == 'a') && x == 'b'`). Anything else (number
 tasks test; its Python expression follows KFP's CEL semantics as translator/conditions.py
 documents them for Argo (numbers bound as doubles, `int()` truncating, heterogeneous equality
 false, bool ordering false < true) and is built from the parsed condition, never from text.
+A condition on a loop item or a per-iteration value differs between the TaskRuns of a matrix:
+it becomes an IterationGuard, which each TaskRun evaluates for itself with the same expression
+(backends/tekton/iterguard.py).
 """
 from __future__ import annotations
 
@@ -32,7 +35,24 @@ class Evaluation:
     env: dict[str, Value]
 
 
-def guard(condition: str, params: dict, element: str, cel=None) -> Union[list[t.WhenExpression], Evaluation]:
+@dataclass(frozen=True)
+class IterationGuard:
+    """A condition on a loop item or a per-iteration value: a `when` would apply to every
+    TaskRun of a matrix, so each TaskRun of the group's units decides its own iteration
+    (backends/tekton/iterguard.py). `channels`: the Values the condition reads, by name."""
+
+    node: c.Node
+    channels: tuple[tuple[str, Value], ...]
+    element: str
+    text: str
+
+
+def per_iteration(value: Value) -> bool:
+    return value.loop is not None or value.item is not None
+
+
+def guard(condition: str, params: dict, element: str, cel=None) -> Union[list[t.WhenExpression], Evaluation,
+                                                                         IterationGuard]:
     """`cel`: with the alpha opt-in `--tekton-alpha cel-when`, a predicate telling which
     channels may be spliced into a CEL `when` (values whose text our own shim wrote: numbers
     and booleans of Python tasks; never text a user could give, which could end a CEL string
@@ -46,15 +66,21 @@ def guard(condition: str, params: dict, element: str, cel=None) -> Union[list[t.
         ref = params.get(name)
         if not isinstance(ref, Value):
             raise TranslateError(f"condition reads '{name}', which the task does not receive", element=element)
-        if ref.loop is not None or ref.item is not None or ref.collected is not None:
-            raise TranslateError("a condition on a loop item or a per-iteration value is not supported on Tekton "
-                                 "yet (a `when` applies to all TaskRuns of a matrix)", element=element)
+        if ref.collected is not None or ref.oneof:
+            raise TranslateError("a condition on dsl.Collected or dsl.OneOf values is not supported on Tekton yet",
+                                 element=element)
         return ref
 
     try:  # KFP's own rules (cel-go type checks): shared with the Argo backend
         c.to_argo(node, lambda name: c.Operand("x", channel(name).ptype))
     except c.ConditionError as exc:
         raise TranslateError(f"condition {condition!r}: {exc}", element=element) from None
+    names = sorted(_channels(node))
+    if any(per_iteration(channel(n)) for n in names):
+        _, kind = _py(node, channel, {})
+        if kind != "bool":
+            raise TranslateError(f"condition {condition!r} is not a bool", element=element)
+        return IterationGuard(node, tuple((n, channel(n)) for n in names), element, condition)
     direct = _direct(node, channel)
     if direct is not None:
         return direct
@@ -67,6 +93,31 @@ def guard(condition: str, params: dict, element: str, cel=None) -> Union[list[t.
     if kind != "bool":
         raise TranslateError(f"condition {condition!r} is not a bool", element=element)
     return Evaluation(expr, env)
+
+
+def _channels(node: c.Node) -> set[str]:
+    if isinstance(node, c.Channel):
+        return {node.name}
+    if isinstance(node, c.Call):
+        return _channels(node.arg)
+    if isinstance(node, c.Not):
+        return _channels(node.operand)
+    if isinstance(node, c.BinOp):
+        return _channels(node.left) | _channels(node.right)
+    return set()
+
+
+def iteration_expr(guards) -> tuple[str, dict[str, Value]]:
+    """One Python expression deciding an iteration: the conjunction of the per-iteration
+    conditions of every enclosing group, outermost first (Python's `and` stops at the first
+    false one, so an inner condition never reads a value its outer group did not produce)."""
+    env: dict[str, Value] = {}
+    parts = []
+    for g_ in guards:
+        channels = dict(g_.channels)
+        expr, _ = _py(g_.node, lambda name: channels[name], env)
+        parts.append(expr)
+    return " and ".join(f"({p})" for p in parts), env
 
 
 def _atoms(node: c.Node) -> list[c.Node]:

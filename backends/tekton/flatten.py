@@ -89,6 +89,9 @@ class Unit:
     loop: "Loop | None" = None  # the ParallelFor this unit runs in (one TaskRun per iteration)
     publish: set[str] = field(default_factory=set)  # outputs also stored under a fixed key (dsl.OneOf)
     items_of: "Loop | None" = None  # the unit listing a run-time loop's iterations
+    # conditions on loop items or per-iteration values of the enclosing groups, outermost first:
+    # each TaskRun decides its own iteration (backends/tekton/iterguard.py)
+    iter_guards: tuple = ()
 
     @property
     def component(self) -> g.Component:
@@ -132,6 +135,7 @@ class Scope:
     guards: tuple[t.WhenExpression, ...] = ()
     after: frozenset[str] = frozenset()
     loop: Loop | None = None
+    iter_guards: tuple = ()  # conditions.IterationGuard of the enclosing groups, outermost first
 
 
 class Flattener:
@@ -171,14 +175,16 @@ class Flattener:
                 after |= members.get(dep, set())
             params, artifacts = self._bindings(task, scope, produced, members, element)
             if isinstance(task.component.impl, g.DagImpl):
-                guards, guard_after = self._guards(task, params, scope, path, element)
+                guards, guard_after, iter_guards = self._guards(task, params, scope, path, element)
                 inner_inputs: dict[str, Ref] = {**_defaults(task.component, params), **params, **artifacts}
                 loop = scope.loop
                 before = len(self.units)
                 if task.iterator is not None:
-                    outs = self._loop_body(task, params, inner_inputs, scope, guards, path, element, after)
+                    outs = self._loop_body(task, params, inner_inputs, scope, guards, path, element, after,
+                                           iter_guards)
                 else:
-                    sub = Scope(path, inner_inputs, scope.guards + guards, frozenset(after | guard_after), loop)
+                    sub = Scope(path, inner_inputs, scope.guards + guards, frozenset(after | guard_after), loop,
+                                scope.iter_guards + iter_guards)
                     outs, _ = self.dag(task.component.impl, sub)
                 members[task.name] = {u.name for u in self.units[before:]}
                 produced[task.name] = outs
@@ -190,7 +196,8 @@ class Flattener:
                     raise TranslateError("a condition on a container task is not supported", element=element)
                 unit = Unit(self.names.name(path, path.replace("/", "-")), task, element,
                             params={k: v for k, v in params.items() if isinstance(v, Value)},
-                            artifacts=artifacts, run_after=set(after), when=list(scope.guards), loop=scope.loop)
+                            artifacts=artifacts, run_after=set(after), when=list(scope.guards), loop=scope.loop,
+                            iter_guards=scope.iter_guards)
                 unit.run_after |= {u for v in [*unit.params.values(), *artifacts.values()] for u, _ in v.oneof}
                 self._status_input(unit, task, members)
                 self.units.append(unit)
@@ -207,6 +214,9 @@ class Flattener:
         """dsl.OneOf: a consumer of a skipped task's result is skipped in Tekton, so each branch
         also stores the output under a fixed key and the consumer, which runs after all
         branches, fetches the one that exists (docs/tekton.md, "dsl.OneOf")."""
+        if all(isinstance(r, Value) and r.loop is not None and r.loop == refs[0].loop and not r.oneof
+               and r.collected is None for r in refs):
+            return self._iteration_oneof(refs)
         candidates = []
         for ref in refs:
             if ref.producer is None or ref.loop is not None or ref.oneof or \
@@ -219,6 +229,16 @@ class Flattener:
         if isinstance(refs[0], ArtValue):
             return ArtValue("", "", oneof=tuple(candidates))
         return Value("", refs[0].ptype, oneof=tuple(candidates))
+
+    @staticmethod
+    def _iteration_oneof(refs: list[Value]) -> Value:
+        """dsl.OneOf inside a loop, per iteration: the branches' aggregated results as one array
+        (each branch's own after the first as `parts`); a branch skipped in an iteration wrote
+        ABSENT there, so the reader's shim takes the first branch that ran in its iteration
+        (docs/tekton.md, "Conditions on per-iteration values")."""
+        first = refs[0]
+        parts = tuple(x for r in refs[1:] for x in (r.text, *r.parts))
+        return replace(first, parts=first.parts + parts)
 
     def _bindings(self, task: g.Task, scope: Scope, produced, members, element: str):
         iface = task.component.interface
@@ -304,19 +324,21 @@ class Flattener:
         """The `when` entries for every unit of a condition group: direct comparisons, or the
         outcome of an evaluation unit (itself guarded by the enclosing groups)."""
         if not task.condition:
-            return (), set()
-        from .conditions import OUTCOME, Evaluation  # conditions imports Value from here
+            return (), set(), ()
+        from .conditions import OUTCOME, Evaluation, IterationGuard  # conditions imports Value from here
 
         found = self.conditions(task.condition, params, element,
                                 **({"cel": self._cel_safe} if self.cel_when else {}))
+        if isinstance(found, IterationGuard):
+            return (), set(), (found,)
         if not isinstance(found, Evaluation):
-            return tuple(found), set()
+            return tuple(found), set(), ()
         unit = Unit(self.names.name(path + "/condition", path.replace("/", "-") + "-condition"),
                     task, element, run_after=set(scope.after), when=list(scope.guards),
                     eval_expr=found.expr, eval_env=dict(found.env))
         self.units.append(unit)
         when = t.WhenExpression(input=f"$(tasks.{unit.name}.results.{OUTCOME})", operator="in", values=["true"])
-        return (when,), set()
+        return (when,), set(), ()
 
     def _cel_safe(self, value: Value) -> bool:
         """A number or boolean our shim wrote: the result of a Python task outside loops."""
@@ -330,7 +352,8 @@ class Flattener:
         return unit.component.impl.is_python_function and re.fullmatch(r"\$\(tasks\.[a-z0-9-]+\.results\.[A-Za-z0-9_-]+\)",
                                                                         value.text) is not None
 
-    def _loop_body(self, task, params, inner_inputs, scope, guards, path, element, after) -> dict[str, Ref]:
+    def _loop_body(self, task, params, inner_inputs, scope, guards, path, element, after,
+                   iter_guards=()) -> dict[str, Ref]:
         """The loop body once per batch: all items at once, or, with `parallelism=p` over a
         literal list, batches of p items run one after the other (a Tekton matrix runs all its
         TaskRuns at once). Collected outputs join the batches' results."""
@@ -345,7 +368,8 @@ class Flattener:
         previous: set[str] = set()
         for loop in loops:
             before = len(self.units)
-            sub = Scope(loop.element_path, inner_inputs, scope.guards + guards, frozenset(after | previous), loop)
+            sub = Scope(loop.element_path, inner_inputs, scope.guards + guards, frozenset(after | previous), loop,
+                        scope.iter_guards + iter_guards)
             outs, _ = self.dag(task.component.impl, sub)
             previous = {u.name for u in self.units[before:]}
             for n, v in outs.items():

@@ -302,7 +302,8 @@ def key(i):
 def level_items(src, items):
     if src.get("artifacts"):  # the producer's iterations, in its order
         return [(int(x.partition(":")[0]), None) for x in sorted(arrays["KFPT_LIST_%d" % src["list"]],
-                                                                 key=lambda x: key(x.partition(":")[0]))]
+                                                                 key=lambda x: key(x.partition(":")[0]))
+                if x.partition(":")[2] != "\\uffff"]  # not made: the iteration's condition was false
     if "list" in src:
         v = json.loads(text(os.environ["KFPT_LIST_%d" % src["list"]]))
     else:

@@ -12,6 +12,7 @@ from translator import graph as g
 from translator.errors import TranslateError
 
 from . import cache as memo
+from . import iterguard
 from . import models as t
 from . import platform as k8s
 from . import resources as pvc
@@ -157,6 +158,8 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         spec = spec.model_copy(update={"params": [*(spec.params or []), library]})
         params = [*(task.params or []), t.Param(name=s.LIBRARY_PARAM, value=f"$(params.{s.LIBRARY_PARAM})")]
         task = task.model_copy(update={"task_spec": spec, "params": params})
+    if unit.iter_guards:  # a condition on per-iteration values: decided inside each TaskRun
+        task = iterguard.apply(task, unit, opts.python_image)
     return Built(task, run_spec)
 
 

@@ -25,7 +25,8 @@ def b64wrap(text):
 DOLLAR_PAREN = "$" + "("  # spelt apart: Tekton reads the shim's own source too
 
 def for_tekton(text):
-    if DOLLAR_PAREN in text or text.startswith(B64_PREFIX):
+    # ABSENT too: inside a loop, "<index>:" + ABSENT is an iteration whose condition was false
+    if DOLLAR_PAREN in text or text.startswith(B64_PREFIX) or ABSENT in text:
         return b64wrap(text)
     return text.replace("$", "$$")
 
@@ -59,10 +60,11 @@ def index_prefix(index, depth):
 
 def iteration_value(items, index):
     # one iteration's value out of a matrixed task's aggregated results, whatever order Tekton
-    # aggregated them in; None when that iteration wrote none (skipped)
+    # aggregated them in; None when that iteration wrote none or ABSENT (its condition was false;
+    # with dsl.OneOf the items hold every branch's results: the branch that ran is taken)
     for item in items:
         k, sep, v = item.partition(":")
-        if sep and k == index:
+        if sep and k == index and v != ABSENT:
             return v
     return None
 
@@ -101,7 +103,7 @@ def collected_values(items, what, how=None):
     how = how or {}
     select = how.get("select", 0)
     own = getenv(how["indexEnv"]) if select else None
-    pairs = [(k, unb64(v)) for k, v in iteration_pairs(items, what, select, own)]
+    pairs = [(k, unb64(v)) for k, v in iteration_pairs(items, what, select, own) if v != ABSENT]
     outer = None
     if how.get("outerEnv"):
         outer = [k[0] for k, _ in iteration_pairs([i + ":" for i in arrays_of(how["outerEnv"])], what, select, own)]
@@ -141,6 +143,8 @@ def artifact_list(a, how, arrays, what):
     os.makedirs(a["path"], exist_ok=True)
     mds = []
     for key, md in iteration_pairs(arrays.get(env, []), what, select, own):
+        if md == ABSENT:  # an iteration whose condition was false made no artifact
+            continue
         index = ".".join([mine] + [str(x) for x in key]) if mine else ".".join(str(x) for x in key)
         src = os.path.join(how["dir"], "i" + index, how["name"])
         if not os.path.lexists(src):
