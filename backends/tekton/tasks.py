@@ -235,9 +235,8 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
                 ins.include[pname] = [protect(encode(field_of(items[value.item_level - 1], value.item, where), ptype))
                                       for _, items in loop.iterations]
                 continue
-            if not python:
-                raise TranslateError("a container component reading the item of a loop over a run-time list is "
-                                     "not supported on Tekton yet", element=where)
+            if not python:  # its placeholder: the item as the shim picks it, written by kfpt-inputs
+                ins.prepared.append(name)
             if loop.parent is None:
                 ins.shim[name] = {"loopItem": {"listEnv": "KFPT_LIST", "indexEnv": "KFPT_INDEX", "field": value.item}}
                 ins.needs_list = True
