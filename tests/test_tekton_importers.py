@@ -176,6 +176,7 @@ def test_gs_importers_signed_with_hmac_keys(gcs, minio, tmp_path):
     # wrong keys: the signature is checked, the task fails with the store's message
     bad = Harness(tmp_path / "bad", dict(run_env, GCS_SECRET_ACCESS_KEY="wrong")).run(manifest)
     assert bad[_task(manifest, "file")].status == "Failed"
+    assert "SignatureDoesNotMatch" in bad[_task(manifest, "file")].logs
 
 
 def test_gs_importers_unsigned_read_public_objects_only(gcs, minio, tmp_path):
@@ -183,6 +184,7 @@ def test_gs_importers_unsigned_read_public_objects_only(gcs, minio, tmp_path):
     manifest = _gcs_manifest(bucket, minio.endpoint)
     private = Harness(tmp_path / "private", env).run(manifest)
     assert private[_task(manifest, "file")].status == "Failed"  # not public yet: unsigned is refused
+    assert "AccessDenied" in private[_task(manifest, "file")].logs
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject", "s3:ListBucket"],
          "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
@@ -320,3 +322,25 @@ def test_container_list_reader_is_cached_like_any_task(tmp_path, minio):
     assert names == ["kfpt-fetch", "kfpt-cache", "kfpt-inputs", "main", "kfpt-store"]
     assert steps[2]["when"] == steps[3]["when"] == [{"input": "$(steps.kfpt-cache.results.hit)", "operator": "notin",
                                                      "values": ["true"]}]
+
+
+def test_container_list_texts_equal_the_argo_backends(tmp_path, minio):
+    """The same pipeline through the Argo backend (run by the local Argo runner, real processes):
+    the container components read the same texts on both engines."""
+    from translator.runner.engine import Runner
+
+    [workflow] = translator.translate(container_lists, backend="argo", enable_caching=False)
+    argo = Runner(tmp_path / "argo").run(workflow, {})
+    failed = [(n.path, n.message) for n in argo.nodes if n.phase not in ("Succeeded", "Skipped")]
+    assert argo.phase == "Succeeded", failed
+    env, _ = step_env(tmp_path, minio)
+    [manifest] = translator.translate(container_lists, backend="tekton", enable_caching=False)
+    out = Harness(tmp_path / "tekton", env).run(manifest)
+    assert _decode(out[_task(manifest, "words")].results["out"]) == argo.node("words").parameters["out"]
+    assert _decode(out["read-all"].results["out"]) == argo.node("read-all").parameters["out"]
+    for display in ("item", "same-loop"):
+        on_argo = sorted(n.parameters["out"] for n in argo.nodes if n.path.endswith("/" + display))
+        assert sorted(_decode(x.partition(":")[2]) for x in out[_task(manifest, display)].results["out"]) == on_argo
+    # collected ints: KFP's text is [0,10,20,30] (ints stay ints, as Python components get them);
+    # Argo's aggregation (aggregatedJSONValueList) keeps numbers as strings there: ["0","10",...]
+    assert _decode(out[_task(manifest, "numbers")].results["out"]) == "[0,10,20,30]"
