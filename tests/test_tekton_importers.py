@@ -344,3 +344,36 @@ def test_container_list_texts_equal_the_argo_backends(tmp_path, minio):
     # collected ints: KFP's text is [0,10,20,30] (ints stay ints, as Python components get them);
     # Argo's aggregation (aggregatedJSONValueList) keeps numbers as strings there: ["0","10",...]
     assert _decode(out[_task(manifest, "numbers")].results["out"]) == "[0,10,20,30]"
+
+
+
+@dsl.component(base_image="python:3.12")
+def double(num: int) -> int:
+    return 2 * num
+
+
+@dsl.container_component
+def add_container(nums: List[int], total: dsl.OutputPath(int)):
+    """KFP's own test component (parameters_simple): jq sums the placeholder's JSON."""
+    return dsl.ContainerSpec(image="jetbrainsinfra/jq", command=["sh", "-c"],
+                             args=[f"set -e; mkdir -p $(dirname {total}); echo {nums} | jq add > {total}"])
+
+
+@dsl.pipeline(name="jq-sum")
+def jq_sum():
+    with dsl.ParallelFor([1, 2, 3]) as x:
+        d = double(num=x)
+    add_container(nums=dsl.Collected(d.output))
+
+
+def test_collected_ints_summed_by_jq(tmp_path, minio):
+    """As KFP's parameters_simple: the placeholder is [2,4,6], so jq adds numbers (12); a list of
+    strings would concatenate them."""
+    import shutil
+
+    if shutil.which("jq") is None:
+        pytest.skip("jq (the component's own tool) is not installed here")
+    env, _ = step_env(tmp_path, minio)
+    [manifest] = translator.translate(jq_sum, backend="tekton", enable_caching=False)
+    out = Harness(tmp_path / "run", env).run(manifest)
+    assert out["add-container"].results.get("total") == "12", out["add-container"].logs
