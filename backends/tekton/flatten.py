@@ -151,7 +151,7 @@ class Flattener:
         for p in pipeline.root.interface.input_params:
             inputs[p.name] = Value(f"$(params.{param_name(p.name)})", p.type)
         for a in pipeline.root.interface.input_artifacts:
-            inputs[a.name] = ArtValue(f"$(params.{param_name(a.name)})", "{}")
+            inputs[a.name] = ArtValue(f"$(params.{param_name(a.name)})", "{}", remote=True)  # a key or any URI
         assert isinstance(pipeline.root.impl, g.DagImpl)
         outputs, _ = self.dag(pipeline.root.impl, Scope("", inputs))
         self._drop_unused_items()

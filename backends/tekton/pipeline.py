@@ -68,7 +68,7 @@ def _param_specs(pipeline: g.Pipeline) -> list[t.ParamSpec]:
         specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}", default=default))
     for a in pipeline.root.interface.input_artifacts:
         specs.append(t.ParamSpec(name=param_name(a.name),
-                                 description=f"artifact store key (or s3:// URI) of input artifact {a.name}"))
+                                 description=f"artifact store key or URI (docs/tekton.md) of input artifact {a.name}"))
     return specs
 
 
