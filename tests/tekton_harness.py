@@ -190,7 +190,7 @@ class Harness:
             if not self._step_allowed(step, step_results):
                 logs.append(f"--- {step['name']} (skipped by its when)")
                 continue
-            rc, log = self._step(step, i, svalues, sandbox, ts.get("stepTemplate", {}))
+            rc, log = self._step(step, i, svalues, sandbox, ts.get("stepTemplate", {}), step_results)
             logs.append(f"--- {step['name']} (exit {rc})\n{log}")
             for r in step.get("results", []):
                 if (steps_dir / r["name"]).exists():
@@ -219,7 +219,8 @@ class Harness:
         return (text.replace("/tekton/results", str(sandbox / "tekton-results"))
                 .replace("/kfp/", str(sandbox / "kfp") + "/").replace("/kfp-workspace", str(self.root / "workspace")))
 
-    def _step(self, step: dict, index: int, tvalues: dict[str, str], sandbox: Path, template: dict):
+    def _step(self, step: dict, index: int, tvalues: dict[str, str], sandbox: Path, template: dict,
+              step_results: dict[str, str] | None = None):
         env = dict(self.base_env)
         defined: dict[str, str] = {}
         for e in step.get("env", []):
@@ -250,8 +251,51 @@ class Harness:
                 parts = whole_array(x, tvalues)
                 for part in parts if parts is not None else [tekton_subst(x, tvalues)]:
                     argv.append(kubelet_expand(self._remap(part, sandbox), defined))
+        if step_results is not None:  # what Tekton's entrypoint does right before it runs the command
+            argv = entrypoint_step_results(argv, step_results)
+            env = {k_: entrypoint_step_results([v], step_results)[0] for k_, v in env.items()}
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, cwd=sandbox)
         return proc.returncode, proc.stdout + proc.stderr
+
+
+_STEP_RESULT = re.compile(r"\$\(steps\..*?\.results\..*?\)")  # resultref.StepResultRegex
+
+
+def _result_value(content: str) -> str | list[str]:
+    """A step result file as Tekton reads it (ParamValue.UnmarshalJSON): a JSON array of strings
+    is an array, a JSON string its text, anything else the raw content."""
+    if content.startswith("["):
+        try:
+            value = json.loads(content)
+            if isinstance(value, list) and all(isinstance(x, str) for x in value):
+                return value
+        except ValueError:
+            pass
+    try:
+        value = json.loads(content)
+        if isinstance(value, str):
+            return value
+    except ValueError:
+        pass
+    return content
+
+
+def entrypoint_step_results(argv: list[str], step_results: dict[str, str]) -> list[str]:
+    """`$(steps.<step>.results.<name>)` in a step's command, args and env, replaced at run time by
+    Tekton's entrypoint with the earlier step's result (pkg/entrypoint/entrypointer.go,
+    replaceCommandAndArgs: every match of the original text replaced in turn, strings.ReplaceAll)."""
+    out = []
+    for x in argv:
+        new = x
+        for match in _STEP_RESULT.findall(x):
+            if match[2:-1] not in step_results:  # the entrypoint logs the error and leaves the text
+                continue
+            value = _result_value(step_results[match[2:-1]])
+            if isinstance(value, list):
+                raise AssertionError(f"array step result {match} used inside a string")
+            new = new.replace(match, value)
+        out.append(new)
+    return out
 
 
 def local_env(child_bin: Path, s3, bucket: str) -> dict[str, str]:

@@ -119,9 +119,9 @@ def runtime_parallelism(xs: list = [1, 2, 3]):
         echo(x="x")
 
 
-@dsl.pipeline(name="gcs-importer")
-def gcs_importer():
-    dsl.importer(artifact_uri="gs://bucket/data.csv", artifact_class=dsl.Dataset)
+@dsl.pipeline(name="ftp-importer")
+def ftp_importer():
+    dsl.importer(artifact_uri="ftp://host/data.csv", artifact_class=dsl.Dataset)
 
 
 ERRORS = {
@@ -132,7 +132,7 @@ ERRORS = {
     "big_loop": (big_loop, "task 'for-loop-2': the loop has 300 items; a Tekton matrix allows 256 combinations"),
     "runtime_parallelism": (runtime_parallelism, "task 'for-loop-1': dsl.ParallelFor(parallelism=...) over a "
                                                  "run-time list has no equivalent on stable Tekton"),
-    "gcs_importer": (gcs_importer, "importer URI 'gs://bucket/data.csv': the Tekton backend reads artifacts from S3"),
+    "ftp_importer": (ftp_importer, "importer URI 'ftp://host/data.csv': the scheme is not supported on Tekton"),
 }
 
 

@@ -197,6 +197,12 @@ def _translate_parser(prog: str) -> argparse.ArgumentParser:
                    help="Tekton: Secret with the S3 settings of the artifact store (default: kfp-translate-artifacts)")
     p.add_argument("--transfer-image", help="Tekton: image of the artifact transfer steps (needs the aws CLI)")
     p.add_argument("--python-image", help="Tekton: image of condition evaluation tasks (needs python3)")
+    p.add_argument("--gcs-credentials", metavar="SECRET",
+                   help="Tekton: Secret with HMAC keys (GCS_ACCESS_KEY_ID, GCS_SECRET_ACCESS_KEY) for gs:// importers "
+                        "(default: none, public objects read unsigned)")
+    p.add_argument("--gcs-endpoint", metavar="URL",
+                   help="Tekton: Google Cloud Storage's S3-compatible XML API for gs:// importers "
+                        "(default: https://storage.googleapis.com)")
     p.add_argument("--tekton-alpha", action="append", default=[], metavar="FEATURE",
                    help="Tekton: opt in to an alpha feature (cel-when: conditions as CEL `when`, needs the "
                         "cluster's enable-cel-in-whenexpression flag); repeatable")
@@ -243,7 +249,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         return _tekton_options(args)
     for flag, value in (("--with-run", args.with_run), ("--artifact-store", args.artifact_store),
                         ("--transfer-image", args.transfer_image), ("--python-image", args.python_image),
-                        ("--tekton-alpha", args.tekton_alpha)):
+                        ("--tekton-alpha", args.tekton_alpha), ("--gcs-credentials", args.gcs_credentials),
+                        ("--gcs-endpoint", args.gcs_endpoint)):
         if value:
             raise TranslateError(f"{flag} applies to --backend tekton only", element=flag)
     return dict(
@@ -284,7 +291,7 @@ def _tekton_options(args: argparse.Namespace) -> dict[str, Any]:
         enable_caching=args.enable_caching,
         with_run=args.with_run,
     )
-    for key in ("artifact_store", "transfer_image", "python_image"):
+    for key in ("artifact_store", "transfer_image", "python_image", "gcs_credentials", "gcs_endpoint"):
         if getattr(args, key):
             options[key] = getattr(args, key)
     if args.tekton_alpha:

@@ -65,6 +65,8 @@ class ArtValue:
     collected: bool = False  # dsl.Collected out of a loop: every iteration's artifact, a list
     select: int = 0  # as Value.select
     depth: int = 1  # the loop depth of the producer (index parts of its keys)
+    remote: bool = False  # an importer's URI that may be outside the store (gs://, or chosen at run time)
+    refused: str | None = None  # why a consumer cannot read it (an importer's run-time metadata)
 
 
 Ref = Union[Value, ArtValue]
@@ -153,7 +155,7 @@ class Flattener:
         for p in pipeline.root.interface.input_params:
             inputs[p.name] = Value(f"$(params.{param_name(p.name)})", p.type)
         for a in pipeline.root.interface.input_artifacts:
-            inputs[a.name] = ArtValue(f"$(params.{param_name(a.name)})", "{}")
+            inputs[a.name] = ArtValue(f"$(params.{param_name(a.name)})", "{}", remote=True)  # a key or any URI
         assert isinstance(pipeline.root.impl, g.DagImpl)
         outputs, _ = self.dag(pipeline.root.impl, Scope("", inputs))
         self._drop_unused_items()
@@ -494,19 +496,23 @@ class Flattener:
         return ArtValue(ref.location, ref.metadata, ref.producer, loop=loop.name, name=ref.name, depth=1)
 
     def _importer(self, task: g.Task, params: dict[str, Ref], element: str) -> dict[str, Ref]:
+        """An importer makes no pod: its consumers' fetch steps read the URI (docs/tekton.md,
+        "Importers"). A constant URI is checked here; one chosen at run time is dispatched on
+        its scheme by the fetch step. KFP's `reimport` has nothing to act on without ML Metadata:
+        every consumer reads the URI's current content either way."""
         impl = task.component.impl
         assert isinstance(impl, g.ImporterImpl)
-        metadata = protect(json.dumps(impl.metadata or {}, separators=(",", ":"), sort_keys=True))
+        metadata, refused = _importer_metadata(impl.metadata or {}, task, params, element)
         if isinstance(impl.uri, g.Const):
-            uri = str(impl.uri.value)
-            location = _store_uri(uri, element)
+            location, remote = _importer_uri(str(impl.uri.value), element)
         else:
             ref = params.get(impl.uri.name) if isinstance(impl.uri, g.FromInput) else None
-            if not isinstance(ref, Value):
-                raise TranslateError("the importer's URI has no source", element=element)
-            location = ref.text
+            if not isinstance(ref, Value) or ref.loop is not None or ref.collected is not None or ref.oneof:
+                raise TranslateError("the importer's URI has no source (a pipeline input or a task output outside "
+                                     "loops)", element=element)
+            location, remote = ref.text, True
         (out,) = [a.name for a in task.component.interface.output_artifacts] or ["artifact"]
-        return {out: ArtValue(location, metadata)}
+        return {out: ArtValue(location, metadata, remote=remote, refused=refused)}
 
     def _unit_outputs(self, unit: Unit) -> dict[str, Ref]:
         iface = unit.component.interface
@@ -619,14 +625,76 @@ def field_of(item, path: str, element: str):
     return item
 
 
-def _store_uri(uri: str, element: str) -> str:
-    """An importer URI the S3 transfer step can read: s3:// (minio:// is S3 too)."""
-    if uri.startswith("minio://"):
-        uri = "s3://" + uri[len("minio://"):]
-    if not uri.startswith("s3://"):
-        raise TranslateError(f"importer URI {uri!r}: the Tekton backend reads artifacts from S3 "
-                             "(s3:// or minio:// URIs) only", element=element)
-    return protect(uri)
+IMPORTER_SCHEMES = ("s3", "minio", "gs", "http", "https")
+
+
+def _importer_uri(uri: str, element: str) -> tuple[str, bool]:
+    """A constant importer URI as the fetch step reads it, and whether it is outside the store:
+    s3:// (minio:// is S3 too), gs:// (Google Cloud Storage's S3-compatible XML API) or an
+    http(s):// URL (a plain download)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in IMPORTER_SCHEMES:
+        raise TranslateError(f"importer URI {uri!r}: the scheme is not supported on Tekton "
+                             f"({', '.join(IMPORTER_SCHEMES)})", element=element)
+    bucket, _, key = rest.partition("/")
+    if scheme in ("s3", "minio", "gs") and (not bucket or not key.strip("/")):
+        raise TranslateError(f"importer URI {uri!r} has no bucket or no key", element=element)
+    if scheme in ("http", "https") and not bucket:
+        raise TranslateError(f"importer URI {uri!r} has no host", element=element)
+    if scheme == "minio":
+        uri = "s3://" + rest
+    return protect(uri), scheme == "gs"
+
+
+def _importer_metadata(metadata: dict, task: g.Task, params: dict[str, Ref], element: str) -> tuple[str, str | None]:
+    """The importer's metadata as the JSON text its consumers receive. Placeholders of the
+    importer's inputs are filled in here when those inputs are constants (KFP substitutes the
+    value into the string; a lone placeholder of a non-string input gives the typed value);
+    a value known only at run time cannot be spliced into JSON text by Tekton without
+    breaking on a quote, so such metadata is refused when a task reads it."""
+    refused: list[str] = []
+
+    def value_of(name: str, whole: bool):
+        bound = task.param(name)
+        pdef = task.component.interface.input_param(name)
+        if not isinstance(bound, g.Const):
+            if name in params or bound is not None:
+                refused.append(name)
+                return ""
+            raise TranslateError(f"importer metadata reads '{name}', which the task does not receive", element=element)
+        value = bound.value
+        if whole and pdef is not None and pdef.type != g.STRING:
+            return json.loads(encode(value, pdef.type))
+        return value if isinstance(value, str) else encode(value, pdef.type if pdef else g.STRING)
+
+    def text(value: str):
+        whole = _PARAM_PLACEHOLDER.match(value)
+        if whole:
+            return value_of(whole.group(1), True)
+        out = []
+        for piece in re.split(r"(\{\{\$[^{}]*\}\})", value):
+            found = _PARAM_PLACEHOLDER.match(piece)
+            if found:
+                out.append(str(value_of(found.group(1), False)))
+            elif piece.startswith("{{$"):
+                raise TranslateError(f"importer metadata value {value!r}: unsupported placeholder {piece}", element=element)
+            else:
+                out.append(piece)
+        return "".join(out)
+
+    def build(value):
+        if isinstance(value, dict):
+            return {(text(k) if "{{$" in k else k): build(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [build(v) for v in value]
+        return text(value) if isinstance(value, str) and "{{$" in value else value
+
+    resolved = build(metadata)
+    why = None
+    if refused:
+        why = (f"reads the metadata of an importer built from run-time input '{sorted(set(refused))[0]}', which is not "
+               "supported on Tekton yet (Tekton cannot splice a value into JSON text safely); use constants")
+    return protect(json.dumps(resolved, separators=(",", ":"), sort_keys=True)), why
 
 
 def _topological(dag: g.DagImpl) -> list[g.Task]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from .cache import max_age_seconds
 from .conditions import guard
 from .flatten import Flattener, Value
 from .names import dns_label, param_name
-from .steps import LIBRARY_PARAM, library, packed_shim
+from .steps import DEFAULT_GCS_ENDPOINT, LIBRARY_PARAM, Gcs, library, packed_shim
 from .tasks import SHIM_PARAM, WORKSPACE, TaskOptions, build
 from .values import ABSENT, encode, protect
 
@@ -45,6 +46,8 @@ class TektonOptions:
     cache_max_age: str = "720h"
     cache_configmap: str | None = None  # Argo's; accepted and unused
     tekton_alpha: tuple[str, ...] = ()  # alpha features the user opts in to (ALPHA)
+    gcs_credentials: str | None = None  # Secret with HMAC keys for gs:// importers (docs/tekton.md, "Importers")
+    gcs_endpoint: str = DEFAULT_GCS_ENDPOINT  # Google Cloud Storage's XML API (tests point it at MinIO)
 
 
 # Alpha Tekton features a user can opt in to, and the feature flags each needs on the cluster
@@ -65,7 +68,7 @@ def _param_specs(pipeline: g.Pipeline) -> list[t.ParamSpec]:
         specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}", default=default))
     for a in pipeline.root.interface.input_artifacts:
         specs.append(t.ParamSpec(name=param_name(a.name),
-                                 description=f"artifact store key (or s3:// URI) of input artifact {a.name}"))
+                                 description=f"artifact store key or URI (docs/tekton.md) of input artifact {a.name}"))
     return specs
 
 
@@ -128,6 +131,8 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     if unknown:
         raise TranslateError(f"unknown alpha feature '{unknown[0]}' (known: {', '.join(sorted(ALPHA))})",
                              element="--tekton-alpha")
+    if not re.fullmatch(r"https?://[^\s$]+", opts.gcs_endpoint):
+        raise TranslateError(f"{opts.gcs_endpoint!r} is not an http:// or https:// URL", element="--gcs-endpoint")
     flat = Flattener(guard, opts.artifact_key_prefix, cel_when="cel-when" in opts.tekton_alpha)
     outputs = flat.root(pipeline)
     if not flat.units:
@@ -135,7 +140,7 @@ def emit(pipeline: g.Pipeline, opts: TektonOptions) -> list[dict[str, Any]]:
     workspace = _workspace(pipeline)
     task_opts = TaskOptions(opts.artifact_store, opts.artifact_key_prefix, opts.transfer_image,
                             opts.python_image, workspace is not None, opts.enable_caching,
-                            max_age_seconds(opts.cache_max_age))
+                            max_age_seconds(opts.cache_max_age), Gcs(opts.gcs_credentials, opts.gcs_endpoint))
     built = [build(u, task_opts) for u in flat.units]
     regular = [b.task for b, u in zip(built, flat.units) if not u.final]
     finals = [b.task for b, u in zip(built, flat.units) if u.final]

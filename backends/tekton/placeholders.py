@@ -6,6 +6,8 @@ the same local paths as on Argo for artifacts and output files (docs/design.md).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from backends.argo import placeholders as argo_ph
 from translator.errors import TranslateError
 
@@ -23,8 +25,12 @@ def location_param(artifact: str) -> str:
     return param_name(f"{artifact}-location")
 
 
+@dataclass
 class Resolver(argo_ph.Resolver):
     """One task's placeholders in Tekton terms (literal text kubelet-escaped)."""
+
+    # inputs whose whole placeholder a step before the component writes (a step result reference)
+    prepared: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def param_ref(name: str) -> str:
@@ -37,6 +43,9 @@ class Resolver(argo_ph.Resolver):
             return self.task_name
         if text.startswith("{{$.pipeline_job_") :
             raise TranslateError(f"placeholder {text} has no Tekton equivalent", element=self.element)
+        found = argo_ph._INPUT_PARAM.match(text) or argo_ph._INPUT_ART_LIST.match(text)
+        if found and found.group(1) in self.prepared:
+            return self.prepared[found.group(1)]
         found = argo_ph._INPUT_PARAM.match(text)
         if found:
             return self.param_ref(param_name(found.group(1))) if found.group(1) in self.params else ""

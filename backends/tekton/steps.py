@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources as importlib_resources
 
@@ -33,19 +34,52 @@ BUCKET_ENV = "KFP_TRANSLATE_BUCKET"
 # the shell reads them, so no value can become code.
 LIBRARY_PARAM = "kfpt-sh"
 LIBRARY_ENV = "KFPT_SH"
-FETCH = """# input artifacts from the artifact store (docs/tekton.md)
+FETCH = """# input artifacts from the artifact store, or an importer's URI (docs/tekton.md)
 fetch() {
-  case "$1" in s3://*) src="$1" ;; *) src="s3://${KFP_TRANSLATE_BUCKET}/$1" ;; esac
+  # $1: a key in the store or a URI (s3://, minio://, gs://, http(s)://); $3: required or optional
   mkdir -p "${2%/*}"
-  if ! aws s3 cp --only-show-errors "$src" "$2" 2>/dev/null; then
-    aws s3 cp --only-show-errors --recursive "$src/" "$2"
-    # nothing under the prefix: no artifact (the CLI may leave an empty directory behind)
-    if [ -d "$2" ]; then rmdir "$2" 2>/dev/null || true; fi
-  fi
+  case "$1" in
+    s3://*) s3_get "$1" "$2" ;;
+    minio://*) s3_get "s3://${1#minio://}" "$2" ;;
+    gs://*) gcs_get "s3://${1#gs://}" "$2" ;;
+    http://*|https://*) http_get "$1" "$2" ;;
+    *://*)
+      echo "kfp-translate: artifact URI $1: the scheme is not supported (s3, minio, gs, http, https)" >&2
+      exit 1 ;;
+    *) s3_get "s3://${KFP_TRANSLATE_BUCKET}/$1" "$2" ;;
+  esac
   if [ ! -e "$2" ] && [ "$3" = required ]; then
-    echo "kfp-translate: input artifact $src not found in the artifact store" >&2
+    echo "kfp-translate: input artifact $1 not found" >&2
     exit 1
   fi
+}
+s3_get() {
+  # an object, else every object under the prefix (a folder); more arguments are aws options
+  src="$1"
+  dest="$2"
+  shift 2
+  if ! aws "$@" s3 cp --only-show-errors "$src" "$dest" 2>/dev/null; then
+    aws "$@" s3 cp --only-show-errors --recursive "$src/" "$dest"
+    # nothing under the prefix: no artifact (the CLI may leave an empty directory behind)
+    if [ -d "$dest" ]; then rmdir "$dest" 2>/dev/null || true; fi
+  fi
+}
+gcs_get() {
+  # Google Cloud Storage through its S3-compatible XML API (KFPT_GCS_ENDPOINT): signed with the
+  # HMAC keys of the --gcs-credentials Secret when the step has them, else unsigned (public objects)
+  if [ -n "${GCS_ACCESS_KEY_ID:-}" ]; then
+    (
+      unset AWS_SESSION_TOKEN AWS_PROFILE
+      export AWS_ACCESS_KEY_ID="$GCS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="${GCS_SECRET_ACCESS_KEY:-}" AWS_DEFAULT_REGION=auto
+      s3_get "$1" "$2" --endpoint-url "${KFPT_GCS_ENDPOINT:-https://storage.googleapis.com}"
+    )
+  else
+    s3_get "$1" "$2" --endpoint-url "${KFPT_GCS_ENDPOINT:-https://storage.googleapis.com}" --no-sign-request
+  fi
+}
+http_get() {
+  # a plain download of one file (redirects followed; an HTTP error fails the step)
+  curl --fail --silent --show-error --location --retry 2 --output "$2" "$1"
 }
 fetch_all() {
   # dsl.Collected artifacts: every iteration's object of one output, <prefix>/i<index>/<name>
@@ -208,13 +242,35 @@ def list_dir(name: str) -> str:
     return f"{INPUTS_DIR}/.kfp/lists/{name}"
 
 
+DEFAULT_GCS_ENDPOINT = "https://storage.googleapis.com"
+
+
+@dataclass(frozen=True)
+class Gcs:
+    """How fetch steps read gs:// importer URIs: Google Cloud Storage's S3-compatible XML API at
+    `endpoint`, signed with the HMAC keys of Secret `secret` (keys GCS_ACCESS_KEY_ID and
+    GCS_SECRET_ACCESS_KEY) when one is named, unsigned (public objects) otherwise."""
+
+    secret: str | None = None
+    endpoint: str = DEFAULT_GCS_ENDPOINT
+
+    def env(self) -> list[k.EnvVar]:
+        env = [k.EnvVar(name="KFPT_GCS_ENDPOINT", value=self.endpoint.replace("$", "$$"))]
+        if self.secret:
+            env += [k.EnvVar(name=key, value_from=k.EnvVarSource(secret_key_ref=k.SecretKeySelector(
+                name=self.secret, key=key))) for key in ("GCS_ACCESS_KEY_ID", "GCS_SECRET_ACCESS_KEY")]
+        return env
+
+
 def fetch_step(image: str, secret: str, artifacts: list[tuple[str, str, bool]],
                oneofs: list[tuple[str, list[str]]] = (), lists: list[tuple[str, str, str]] = (),
-               refs: list[tuple[str, str]] = ()) -> t.Step:
+               refs: list[tuple[str, str]] = (), gcs: Gcs | None = None) -> t.Step:
     """artifacts: (input name, Tekton reference to its location, required); oneofs: (local
     path, the branches' keys) of dsl.OneOf inputs; lists: (input name, the producer's key
-    prefix, its artifact's name) of collected artifacts."""
+    prefix, its artifact's name) of collected artifacts; gcs: set when an artifact may be a
+    gs:// URI (an importer's)."""
     env = [k.EnvVar(name=f"KFPT_A_{i}", value=loc) for i, (_, loc, _) in enumerate(artifacts)]
+    env += gcs.env() if gcs is not None else []
     lines = [f'fetch "$KFPT_A_{i}" {shlex.quote(f"{INPUTS_DIR}/{name}")} {"required" if req else "optional"}'
              for i, (name, _, req) in enumerate(artifacts)]
     for i, (name, prefix, art) in enumerate(lists):

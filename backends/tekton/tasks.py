@@ -1,6 +1,8 @@
 """One flattened unit → one Tekton pipeline task with its embedded Task spec."""
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 
 import pydantic
@@ -38,6 +40,7 @@ class TaskOptions:
     workspace: bool = False
     enable_caching: bool | None = None  # None: as each task says; False/True: override all
     cache_max_age: int = 30 * 24 * 3600  # seconds (cache.max_age_seconds of --cache-max-age)
+    gcs: s.Gcs = s.Gcs()  # how gs:// importer URIs are read (--gcs-credentials, --gcs-endpoint)
 
 
 @dataclass
@@ -75,6 +78,8 @@ class _Inputs:
     spill: str | None = None  # the key prefix for output parameters over Tekton's result limit
     refs: list[tuple[str, str]] = field(default_factory=list)  # (local file, value) of task outputs maybe stored
     outer: dict[str, str] = field(default_factory=dict)  # collected out of two loops: input -> outer iterations param
+    remote: bool = False  # an artifact may be a gs:// importer URI: the fetch step has the GCS settings
+    prepared: list[str] = field(default_factory=list)  # container inputs whose placeholder kfpt-inputs writes
 
 
 def build(unit: Unit, opts: TaskOptions) -> Built:
@@ -98,7 +103,10 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
                 ins.specs.append(t.ParamSpec(name=param_name(p.name), description=f"KFP {p.type}",
                                              default=encode(p.default, p.type)))
     fetch = _artifact_inputs(unit, python, ins, opts.key_prefix)
-    if python:  # the shim, once per manifest: a pipeline parameter every shimmed task reads
+    if not python:  # a whole artifact placeholder of a single artifact: a list of one, as on Argo
+        ins.prepared += sorted(n for n in _artifact_list_placeholders(impl) if n in unit.artifacts
+                               and n not in ins.prepared)
+    if python or ins.prepared:  # the shim, once per manifest: a pipeline parameter every shimmed task reads
         ins.specs.append(t.ParamSpec(name=SHIM_PARAM, description="the pod shim (translator/runtime/delivery.py)"))
         ins.params.append(t.Param(name=SHIM_PARAM, value=f"$(params.{SHIM_PARAM})"))
     if unit.loop is not None:
@@ -115,10 +123,12 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
                         set(unit.params) | {p.name for p in iface.input_params if p.has_default},
                         artifacts=set(unit.artifacts), output_params={p.name for p in iface.output_params},
                         output_artifacts={a.name for a in iface.output_artifacts}, element=element,
-                        task_name=unit.task.name)
+                        task_name=unit.task.name,
+                        prepared={n: f"$(steps.{INPUTS_STEP}.results.i{j})" for j, n in enumerate(ins.prepared)})
     settings = _settings(unit, resolver)
     main = _main_step(unit, impl, resolver, settings, python, ins)
-    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs, ins.lists, ins.refs)]
+    steps = ([s.fetch_step(opts.transfer_image, opts.artifact_store, fetch, ins.oneofs, ins.lists, ins.refs,
+                           opts.gcs if ins.remote else None)]
              if fetch or ins.oneofs or ins.lists or ins.refs else []) + [main]
     cached = _cached(unit, opts)
     store = _store(unit, opts, python, cached)
@@ -152,6 +162,12 @@ def build(unit: Unit, opts: TaskOptions) -> Built:
         digest = memo.task_digest(spec.model_copy(update={"steps": [named]}), task, run_spec)  # no names
         at = steps.index(main)
         steps[at:at + 1] = [_lookup(unit, opts, ins, fetch, digest), main.model_copy(update={"when": memo.UNLESS_HIT})]
+        spec = spec.model_copy(update={"steps": steps})
+    if ins.prepared:  # right before the component (after the lookup, which hashes what it moves)
+        prep = _inputs_step(unit, ins, opts.python_image)
+        if cached:
+            prep = prep.model_copy(update={"when": memo.UNLESS_HIT})
+        steps.insert(next(i for i, st in enumerate(steps) if st.name == "main"), prep)
         spec = spec.model_copy(update={"steps": steps})
     if len(steps) > 1:  # transfer steps: they read the shell functions from the pipeline parameter
         library = t.ParamSpec(name=s.LIBRARY_PARAM, description="the transfer steps' shell functions")
@@ -230,9 +246,8 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
                 ins.include[pname] = [protect(encode(field_of(items[value.item_level - 1], value.item, where), ptype))
                                       for _, items in loop.iterations]
                 continue
-            if not python:
-                raise TranslateError("a container component reading the item of a loop over a run-time list is "
-                                     "not supported on Tekton yet", element=where)
+            if not python:  # its placeholder: the item as the shim picks it, written by kfpt-inputs
+                ins.prepared.append(name)
             if loop.parent is None:
                 ins.shim[name] = {"loopItem": {"listEnv": "KFPT_LIST", "indexEnv": "KFPT_INDEX", "field": value.item}}
                 ins.needs_list = True
@@ -245,9 +260,8 @@ def _param_inputs(unit: Unit, python: bool, key_prefix: str) -> _Inputs:
             chain = loop.chain() if loop is not None else []
             if value.loop is not None and value.loop not in chain:
                 raise TranslateError("reads a per-iteration value outside its loop without dsl.Collected", element=where)
-            if not python:
-                raise TranslateError("a container component reading per-iteration or collected values is not "
-                                     "supported on Tekton yet", element=where)
+            if not python:  # its placeholder: the value as the shim picks it, written by kfpt-inputs
+                ins.prepared.append(name)
             ins.specs.append(t.ParamSpec(name=pname, type="array", description=f"KFP {ptype}, one per iteration"))
             ins.params.append(t.Param(name=pname, value=value.text))
             ins.arrays.append(name)
@@ -288,6 +302,8 @@ def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs, key_prefix: str) ->
     for name, art in sorted(unit.artifacts.items()):
         adef = iface.input_artifact(name)
         where = f"{unit.element} artifact '{name}'"
+        if art.refused:
+            raise TranslateError(art.refused, element=where)
         if art.oneof:
             if not python:
                 raise TranslateError("a container component reading a dsl.OneOf artifact is not supported on Tekton "
@@ -302,9 +318,8 @@ def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs, key_prefix: str) ->
             if not (art.collected and adef is not None and adef.is_list):
                 raise TranslateError(f"artifact input '{name}': a list of artifacts (dsl.Collected) bound to a "
                                      "single artifact, or the reverse", element=where)
-            if not python:
-                raise TranslateError("a container component reading a list of artifacts (dsl.Collected) is not "
-                                     "supported on Tekton yet", element=where)
+            if not python:  # its placeholder: the JSON list kfpt-inputs writes
+                ins.prepared.append(name)
             ins.specs += [t.ParamSpec(name=loc), t.ParamSpec(name=meta, type="array")]
             ins.params += [t.Param(name=loc, value=art.location.removesuffix("/i")), t.Param(name=meta, value=art.metadata)]
             ins.lists.append((name, f"$(params.{loc})", art.name))
@@ -331,6 +346,7 @@ def _artifact_inputs(unit: Unit, python: bool, ins: _Inputs, key_prefix: str) ->
         else:
             ins.specs.append(t.ParamSpec(name=meta))
         ins.params.append(t.Param(name=meta, value=art.metadata))
+        ins.remote = ins.remote or art.remote
         fetch.append((name, location, not (adef and adef.optional)))
     return fetch
 
@@ -486,6 +502,41 @@ def _shim_spec(unit: Unit, ins: _Inputs) -> tuple[dict, list[k.EnvVar], list[tup
         },
     }
     return spec, env, arrays
+
+
+INPUTS_STEP = "kfpt-inputs"
+_ARTIFACT_LIST = re.compile(r"""\{\{\$\.inputs\.artifacts\[['"]([^'"]+)['"]\]\}\}""")
+
+
+def _artifact_list_placeholders(impl: g.ContainerImpl) -> set[str]:
+    """Inputs a container component reads whole (`{{$.inputs.artifacts['x']}}`), also inside
+    Concat/IfPresent, whose JSON text holds the placeholder as written."""
+    return {m.group(1) for part in impl.command + impl.args for m in _ARTIFACT_LIST.finditer(part)}
+
+
+def _inputs_step(unit: Unit, ins: _Inputs, image: str) -> t.Step:
+    """The pod shim in its placeholder mode, for a container component reading values that only
+    the shim can pick (a loop's aggregated results, dsl.Collected, lists of artifacts): it
+    builds the ExecutorInput as for a Python component and writes each such placeholder's text
+    (KFP's: a parameter's canonical text, an artifact list's JSON of {metadata, name, uri}) as a
+    step result, which Tekton's entrypoint substitutes into the component's command and args
+    (`$(steps.kfpt-inputs.results.iN)`, stable; bounded by the 4096-byte termination message)."""
+    spec, env, arrays = _shim_spec(unit, ins)
+    spec["outputs"] = {"parameters": {}, "artifacts": {}, "executorOutput": f"{s.SHIM_DIR}/inputs/executor_input.json"}
+    iface = unit.component.interface
+    spec["placeholders"] = {f"KFPT_SR_{j}": {"parameter": n} if iface.input_param(n) else {"artifacts": n}
+                            for j, n in enumerate(ins.prepared)}
+    env = [s.shim_env(), *env, *[k.EnvVar(name=f"KFPT_SR_{j}", value=f"$(step.results.i{j}.path)")
+                                 for j in range(len(ins.prepared))]]
+    loop = unit.loop
+    if loop is not None:
+        env.append(k.EnvVar(name="KFPT_INDEX", value=f"$(params.{INDEX})"))
+        if ins.needs_list:
+            env.append(k.EnvVar(name="KFPT_LIST", value=f"$(params.{LIST})"))
+        if ins.needs_nest:
+            env += [k.EnvVar(name=f"KFPT_LIST_{j}", value=f"$(params.{LIST}-{j})") for j in range(len(loop.lists))]
+    return t.Step(name=INPUTS_STEP, image=image, command=s.shim_command(spec, arrays), env=env,
+                  results=[t.StepResult(name=f"i{j}") for j in range(len(ins.prepared))])
 
 
 def _resources(res: g.Resources, settings, element: str) -> k.ResourceRequirements | None:

@@ -267,6 +267,33 @@ def old_kfp_paths_env(shim_dir):
     env = _argo_old_kfp_paths_env(shim_dir)
     return dict((k, v) for k, v in env.items() if not k.startswith("KFPT_"))
 
+STEP_REF = DOLLAR_PAREN + "steps."
+
+def write_placeholders(spec):
+    # a container component's placeholders that only the shim can resolve (a loop's values,
+    # dsl.Collected, lists of artifacts): each text as KFP renders it, written as a step result
+    # (a JSON string: Tekton's entrypoint then puts exactly this text into the component's
+    # command and args)
+    ei = build_executor_input(spec)
+    params = spec.get("inputs", {}).get("parameters", {})
+    for env, what in sorted(spec["placeholders"].items()):
+        if "parameter" in what:
+            name = what["parameter"]
+            value = ei["inputs"]["parameterValues"].get(name)
+            text = "" if value is None else canon(params[name]["type"], value)
+        else:
+            name = what["artifacts"]
+            arts = ei["inputs"]["artifacts"].get(name, {}).get("artifacts", [])
+            text = json.dumps([dict((k, a[k]) for k in ("metadata", "name", "uri")) for a in arts],
+                              sort_keys=True, separators=SEP, ensure_ascii=False)
+        if STEP_REF in text:  # the entrypoint would substitute inside it: refuse rather than alter
+            raise ShimError("input %r: its value spells a Tekton step result reference (%s...)" % (name, STEP_REF))
+        path = getenv(env)
+        mkparent(path)
+        with open(path, "w") as f:
+            json.dump(text, f)  # ASCII: any locale
+    return 0
+
 _argo_run = run
 
 def run(argv):
@@ -282,6 +309,8 @@ def run(argv):
     spill = spec.pop("spill", None)
     LOOP_INDEX = getenv(index_env) if index_env else None
     prepare(spec, arrays)
+    if spec.get("placeholders"):
+        return write_placeholders(spec)
     code = _argo_run([argv[0], json.dumps(spec)] + argv[2:])
     if code == 0:
         check_result_budget(spec, spill)
