@@ -42,11 +42,11 @@ golden: install
 
 ## Build the Go helper that runs Argo's own offline lint.
 argolint:
-	cd tools/argolint && CGO_ENABLED=0 go build -trimpath -o bin/argolint .
+	cd tools/argolint && CGO_ENABLED=0 go build -trimpath -gcflags=all=-dwarf=false -o bin/argolint .
 
 ## Build the Go helper that runs Tekton Pipelines' own validation (tools/tektonlint).
 tektonlint:
-	cd tools/tektonlint && CGO_ENABLED=0 go build -trimpath -o bin/tektonlint .
+	cd tools/tektonlint && CGO_ENABLED=0 go build -trimpath -gcflags=all=-dwarf=false -o bin/tektonlint .
 
 ## Lint every golden manifest with Argo's own validation code (required pipeline parameters get
 ## a placeholder value, as `argo submit -p` would give), plus the broken-manifest checks.

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from translator import gobuild
 from translator.client import ClientError
 from translator.client.retry import formulate, pod_name
 
@@ -126,10 +127,10 @@ def oracle(tmp_path_factory) -> Path:
         pytest.skip("set KFPT_GO_ORACLE=1 (needs go and the Go module proxy) to compare with Argo's "
                     "FormulateRetryWorkflow (tests/retry_oracle)")
     out = tmp_path_factory.mktemp("oracle") / "retry_oracle"
-    env = {**os.environ, "CGO_ENABLED": "0"}  # workflow/util's imports reach go-sqlite3: its C is not needed here
-    # -trimpath and no cgo, as e2e/cluster/build.py builds Argo's workflow-controller: the packages
-    # they share come from Go's build cache once `make e2e-build` ran (as in .ci/run)
-    done = subprocess.run([go, "build", "-trimpath", "-o", str(out), "."], cwd=HERE / "retry_oracle", capture_output=True, text=True,
+    env = {**os.environ, **gobuild.BUILD_ENV}  # workflow/util's imports reach go-sqlite3: its C is not needed here
+    # The project's Go build flags, as e2e/cluster/build.py builds Argo's workflow-controller: the
+    # packages they share come from Go's build cache once `make e2e-build` ran (as in .ci/run)
+    done = subprocess.run([go, "build", *gobuild.BUILD_FLAGS, "-o", str(out), "."], cwd=HERE / "retry_oracle", capture_output=True, text=True,
                           timeout=1800, env=env)
     assert done.returncode == 0, done.stderr
     return out

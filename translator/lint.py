@@ -115,11 +115,9 @@ def build_linter(engine: str = "argo") -> Path:
             f"(Go >= {_required_go_version(tool_dir)}); install Go, or set {env_var} "
             f"to a prebuilt {program} binary"
         )
-    cmd = [go, "build", "-trimpath", "-o", str(built), "."]
-    # No cgo and -trimpath, as the e2e build (e2e/cluster/build.py) and the CI targets build: Go's build cache
-    # then already holds Argo's or Tekton's packages, and the build compiles only the linter's own code.
+    cmd = [go, "build", *gobuild.BUILD_FLAGS, "-o", str(built), "."]
     proc = subprocess.run(cmd, cwd=tool_dir, capture_output=True, text=True, check=False,
-                          env=dict(os.environ, CGO_ENABLED="0"))
+                          env={**os.environ, **gobuild.BUILD_ENV})  # gobuild.BUILD_FLAGS says why
     if proc.returncode != 0:
         raise LintToolError(
             f"building {program} failed ({' '.join(cmd)} in {tool_dir}, "

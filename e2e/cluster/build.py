@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from translator.gobuild import BUILD_ENV, BUILD_FLAGS
+
 HERE = Path(__file__).resolve().parent
 KUBERNETES = "v1.37.2"
 ARGO = "v4.0.7"
@@ -145,12 +147,12 @@ def _build(program: Program, out: Path) -> None:
     if program.mode == "pip":
         return _build_pip(program, out)
     go = _go()
-    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+    env = {**os.environ, **BUILD_ENV, "GOFLAGS": "-mod=mod"}
     env.setdefault("GOTOOLCHAIN", "local")
     with tempfile.TemporaryDirectory(prefix=f"kfpt-build-{program.name}-") as tmp:
         binary = Path(tmp) / "bin" / program.name
         binary.parent.mkdir()
-        flags = ["-trimpath", "-ldflags", program.ldflags]
+        flags = [*BUILD_FLAGS, "-ldflags", program.ldflags]  # translator/gobuild.py says why
         if program.local_module:
             cmd, cwd = [go, "build", *flags, "-o", str(binary), program.package], HERE / "go" / program.local_module
         elif program.mode == "wrapper":
