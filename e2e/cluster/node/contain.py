@@ -188,13 +188,26 @@ def default_signals():
     """A container starts with every signal at its default action and none blocked, as runc
     starts it. Ignored signals survive exec: without this, Python's own SIGPIPE ignore (and a
     SIGINT ignored by a shell that started the node in the background) would reach every pod."""
-    for sig in signal.valid_signals():
+    for sig in range(1, signal.NSIG):
         if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            try:
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):  # signals Python may not touch (32, 33: glibc's own)
-                pass
+            _default_action(sig)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+# rt_sigaction's number; glibc's own wrappers refuse signals 32 and 33 (its internal ones), which a
+# parent may still have ignored, so the call goes to the kernel directly.
+_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}.get(os.uname().machine)
+
+
+def _default_action(sig):
+    if _RT_SIGACTION is None:
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+        return
+    action = ctypes.create_string_buffer(32)  # struct kernel_sigaction, all zero: SIG_DFL, no flags, empty mask
+    _libc.syscall(ctypes.c_long(_RT_SIGACTION), ctypes.c_long(sig), action, None, ctypes.c_long(8))
 
 
 def main(path):
