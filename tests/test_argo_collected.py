@@ -104,3 +104,19 @@ def test_collected_out_of_nested_loops_stays_a_list_of_typed_lists(tmp_path):
     outputs = _run(tmp_path, "collected_nested")
     [shown] = [p["shown"] for p in outputs.values() if "shown" in p]
     assert json.loads(shown) == [[0, 10], [0, 10]]
+
+
+@dsl.pipeline(name="collected-skipped")
+def collected_skipped():
+    with dsl.ParallelFor([1, 2, 3]) as x:
+        with dsl.If(x != 2):
+            ten = times_ten(num=x)
+    jq_sum(nums=dsl.Collected(ten.output))
+
+
+def test_collected_skips_iterations_that_made_no_value(tmp_path):
+    """A skipped iteration's output is U+FFFF in Argo's list (so every value stays a string):
+    KFP collects only the iterations that ran."""
+    outputs = _run(tmp_path, "collected_skipped")
+    [total] = [p["total"] for p in outputs.values() if "total" in p]
+    assert total == 40
