@@ -120,3 +120,21 @@ def test_collected_skips_iterations_that_made_no_value(tmp_path):
     outputs = _run(tmp_path, "collected_skipped")
     [total] = [p["total"] for p in outputs.values() if "total" in p]
     assert total == 40
+
+
+@dsl.pipeline(name="sum-inside")
+def sum_inside(nums: List[int]):
+    jq_sum(nums=nums)
+
+
+@dsl.pipeline(name="collected-into-subpipeline")
+def collected_into_subpipeline():
+    with dsl.ParallelFor([1, 2]) as x:
+        ten = times_ten(num=x)
+    sum_inside(nums=dsl.Collected(ten.output))
+
+
+def test_collected_passed_into_a_subpipeline_reaches_its_container_typed(tmp_path):
+    outputs = _run(tmp_path, "collected_into_subpipeline")
+    [total] = [p["total"] for p in outputs.values() if "total" in p]
+    assert total == 30
