@@ -4,16 +4,24 @@ of strings (["0","10","20"]) unless every value is a JSON object or array. Run t
 `translate run` (the local Argo runner) over real kfp compiles; jq reads the lists as a user's
 container does."""
 
+import base64
 import json
+import os
 import shutil
+import subprocess
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
 from kfp import dsl
 
+from backends.argo.placeholders import Resolver
+from translator import gobuild
 from translator.cli import main as translate_main
+from translator.runner import subst
+from translator.runner.dag import aggregate
 
-pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="jq (the components' own tool) is not installed here")
+needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="jq (the components' own tool) is not installed here")
 
 
 @dsl.component(base_image="python:3.12")
@@ -89,6 +97,7 @@ def _run(tmp_path, pipeline: str) -> dict[str, object]:
     return {n["task"]: n["outputs"]["parameters"] for n in data["nodes"]}
 
 
+@needs_jq
 def test_collected_values_reach_container_components_typed(tmp_path):
     outputs = _run(tmp_path, "collected_kinds")
     [total] = [p["total"] for p in outputs.values() if "total" in p]
@@ -100,6 +109,7 @@ def test_collected_values_reach_container_components_typed(tmp_path):
     assert [{"n": n, "sq": n * n} for n in range(4)] in shown
 
 
+@needs_jq
 def test_collected_out_of_nested_loops_stays_a_list_of_typed_lists(tmp_path):
     outputs = _run(tmp_path, "collected_nested")
     [shown] = [p["shown"] for p in outputs.values() if "shown" in p]
@@ -114,6 +124,7 @@ def collected_skipped():
     jq_sum(nums=dsl.Collected(ten.output))
 
 
+@needs_jq
 def test_collected_skips_iterations_that_made_no_value(tmp_path):
     """A skipped iteration's output is U+FFFF in Argo's list (so every value stays a string):
     KFP collects only the iterations that ran."""
@@ -134,7 +145,88 @@ def collected_into_subpipeline():
     sum_inside(nums=dsl.Collected(ten.output))
 
 
+@needs_jq
 def test_collected_passed_into_a_subpipeline_reaches_its_container_typed(tmp_path):
     outputs = _run(tmp_path, "collected_into_subpipeline")
     [total] = [p["total"] for p in outputs.values() if "total" in p]
     assert total == 30
+
+
+# ------------------------------------------------------------- the expression on Argo's own code
+ABSENT = "\uffff"
+
+
+def _b64(text: str) -> str:
+    return "__KFP_B64__:" + base64.b64encode(text.encode()).decode()
+
+
+# (depth, leaf type, each iteration's output text as Argo holds it, the list KFP gives)
+EXPRESSION_CASES = [
+    (1, "NUMBER_INTEGER", ["0", "10", "20"], [0, 10, 20]),
+    (1, "NUMBER_INTEGER", ["0", ABSENT, "-20"], [0, -20]),
+    (1, "NUMBER_INTEGER", [], []),
+    (1, "NUMBER_DOUBLE", ["0.5", "1.0", "2.25", "1e300"], [0.5, 1, 2.25, 1e300]),
+    (1, "BOOLEAN", ["true", "false", "True", "0"], [True, False, True, False]),
+    (1, "STRING", ["plain", 'say "hi" $(id) `x`', _b64("{{workflow.name}} $$ {{=1}}"), "two\nlines", "", ABSENT,
+                   "\u2028<&>", "[not json"],
+     ["plain", 'say "hi" $(id) `x`', "{{workflow.name}} $$ {{=1}}", "two\nlines", "", "\u2028<&>", "[not json"]),
+    (1, "STRING", ['{"b": 1, "a": [1]}', "[2]"], ['{"a":[1],"b":1}', "[2]"]),  # every value JSON: Argo parsed them
+    (1, "STRUCT", ['{"n":0,"t":"a&b"}', '{"n":1,"t":"{x}"}'], [{"n": 0, "t": "a&b"}, {"n": 1, "t": "{x}"}]),
+    (1, "STRUCT", ['{"n":0}', ABSENT, _b64('{"t":"{{workflow.name}}"}')], [{"n": 0}, {"t": "{{workflow.name}}"}]),
+    (1, "LIST", ['[1,"two",3.5]', "[]"], [[1, "two", 3.5], []]),
+    (2, "NUMBER_INTEGER", [aggregate(["0", "10"]), aggregate(["1"])], [[0, 10], [1]]),
+    (2, "NUMBER_INTEGER", [aggregate(["0", ABSENT]), ABSENT], [[0]]),
+    (2, "STRUCT", [aggregate(['{"a":1}', '{"a":2}']), aggregate(['{"a":3}', ABSENT])], [[{"a": 1}, {"a": 2}], [{"a": 3}]]),
+    (3, "BOOLEAN", [aggregate([aggregate(["true"]), aggregate(["false", "true"])])], [[[True], [False, True]]]),
+    (1, "NUMBER_INTEGER", ["x1"], None),  # junk in an int output fails the pod
+    (1, "BOOLEAN", ["yes"], None),
+]
+
+
+@pytest.fixture(scope="module")
+def argoexpr() -> Path:
+    """tests/argoexpr: Argo v4.0.7's own template substitution (util/template.Replace)."""
+    try:
+        return gobuild.ensure_built("argoexpr", Path(__file__).parent / "argoexpr")
+    except gobuild.GoBuildError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot build tests/argoexpr: {exc}")
+        pytest.skip(f"cannot build tests/argoexpr: {exc}")
+
+
+def _kubelet(text: str) -> str:
+    """What the container sees: `$$` is `$`, `$(KFPT_LBRACE)` the env var holding `{`."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif text.startswith("$(KFPT_LBRACE)", i):
+            out.append("{")
+            i += len("$(KFPT_LBRACE)")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def test_the_retyping_expression_on_argos_own_code_gives_kfps_list_and_the_runner_agrees(argoexpr):
+    requests = []
+    for depth, leaf, values, _ in EXPRESSION_CASES:
+        text = "echo " + Resolver.collected_ref("nums", depth, leaf) + " | jq add"
+        requests.append({"text": text, "params": {"inputs.parameters.nums": aggregate(values)}})
+    proc = subprocess.run([str(argoexpr)], input=json.dumps(requests), capture_output=True, text=True, check=True)
+    for (depth, leaf, values, want), request, on_argo in zip(EXPRESSION_CASES, requests, json.loads(proc.stdout)):
+        what = (depth, leaf, values)
+        flat = dict(request["params"])
+        try:
+            local = {"value": subst.substitute(request["text"], flat, lambda: subst.nested(flat), "args")}
+        except subst.SubstitutionError as exc:  # the step fails, as on Argo
+            local = {"error": str(exc)}
+        if want is None:
+            assert "error" in on_argo and "error" in local, (what, on_argo, local)
+            continue
+        assert local == on_argo, what
+        text = _kubelet(on_argo["value"])
+        assert text.startswith("echo ") and text.endswith(" | jq add"), what
+        assert json.loads(text[len("echo "):-len(" | jq add")]) == want, what
