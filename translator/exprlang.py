@@ -12,6 +12,8 @@ code, not Python habits:
 * trim is Go's strings.TrimSpace (Unicode White_Space, which differs from str.strip()).
 * `==` compares int and float as float64; values of other differing types are unequal;
   ordering works on numbers and strings only; `&&`, `||`, `!`, `?:` need bools.
+* `map(a, {...})` and `filter(a, {...})` see each element as `#` (nested: the innermost);
+  `type(x)` is expr-lang's kind name ("string", "array", "map", "int", "float", "bool", "nil").
 * A missing map key yields nil (expr-lang), an unknown top-level name is an error (expr-lang
   fails to compile it), indexing nil is an error. Operands whose types are known when
   compiling (literals, operator and trim/string results) are type-checked as expr-lang does.
@@ -300,7 +302,8 @@ def _str_fn(fn):
     return call
 
 
-_FUNCS = {"asInt": _go_int, "type": lambda x: _expr_type(x), "asFloat": _go_float, "trim": _trim, "string": _string, "toJson": _to_json,
+_FUNCS = {"asInt": _go_int, "asFloat": _go_float, "trim": _trim, "string": _string, "toJson": _to_json,
+          "type": lambda x: _expr_type(x),  # defined below, with _go_type
           "sprig.sha256sum": _sha256sum, "jsonpath": _jsonpath, "sprig.b64enc": _b64enc,
           "sprig.b64dec": _b64dec,
           "sprig.replace": _replace,
