@@ -197,6 +197,11 @@ def _collected_container(o: Outcome) -> None:
     assert [json.loads(v) for v in o.outputs("dicts", "shown")] == [[x["d"] for x in items]]
 
 
+def _parameters_simple(o: Outcome) -> None:
+    """KFP's parameters_simple: double 1, 2, 3; both adders sum the collected [2,4,6]."""
+    assert o.outputs("add") == ["12"] and o.outputs("add-container", "sum") == ["12"], o.records
+
+
 def _counts(expected: dict[str, int], outputs: dict[str, list[str]] | None = None) -> Callable[[Outcome], None]:
     def check(o: Outcome) -> None:
         got = {task: sum(1 for r in o.named(task) if r.phase == "Succeeded") for task in expected}
@@ -289,6 +294,8 @@ def _cases() -> list[Case]:
              check=_counts({"print-artifact-name": 4, "print-artifact-name-2": 4}),
              corpus="pipeline_with_parallelfor_list_artifacts_GH-12033.yaml"),
         Case("collected-container", lambda ctx: e2e.collected_container, check=_collected_container),
+        Case("parameters-simple", _corpus("critical/parameters_simple.yaml"), check=_parameters_simple,
+             corpus="critical/parameters_simple.yaml"),
         Case("artifacts-simple", _corpus("artifacts_simple.yaml"), check=_counts({"add-container": 1}),
              corpus="artifacts_simple.yaml"),
         Case("workspace", _corpus("critical/pipeline_with_workspace.yaml"),
