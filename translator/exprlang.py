@@ -12,6 +12,8 @@ code, not Python habits:
 * trim is Go's strings.TrimSpace (Unicode White_Space, which differs from str.strip()).
 * `==` compares int and float as float64; values of other differing types are unequal;
   ordering works on numbers and strings only; `&&`, `||`, `!`, `?:` need bools.
+* `map(a, {...})` and `filter(a, {...})` see each element as `#` (nested: the innermost);
+  `type(x)` is expr-lang's kind name ("string", "array", "map", "int", "float", "bool", "nil").
 * A missing map key yields nil (expr-lang), an unknown top-level name is an error (expr-lang
   fails to compile it), indexing nil is an error. Operands whose types are known when
   compiling (literals, operator and trim/string results) are type-checked as expr-lang does.
@@ -301,6 +303,7 @@ def _str_fn(fn):
 
 
 _FUNCS = {"asInt": _go_int, "asFloat": _go_float, "trim": _trim, "string": _string, "toJson": _to_json,
+          "type": lambda x: _expr_type(x),  # defined below, with _go_type
           "sprig.sha256sum": _sha256sum, "jsonpath": _jsonpath, "sprig.b64enc": _b64enc,
           "sprig.b64dec": _b64dec,
           "sprig.replace": _replace,
@@ -311,6 +314,12 @@ _FUNCS = {"asInt": _go_int, "asFloat": _go_float, "trim": _trim, "string": _stri
           "sprig.hasPrefix": _str_fn(lambda prefix, text: text.startswith(prefix)),
           "sprig.upper": _str_fn(str.upper), "sprig.lower": _str_fn(str.lower),
           "sprig.regexReplaceAll": _str_fn(lambda rx, text, repl: re.sub(rx, re.sub(r"\$\{?(\d+)\}?", r"\\\1", repl), text))}
+
+
+def _expr_type(x: Any) -> str:
+    """expr-lang's builtin type(): the kind of a value of Argo's env or of fromJSON."""
+    return {bool: "bool", int: "int", float: "float", str: "string", type(None): "nil",
+            dict: "map", list: "array"}.get(type(x), "unknown")
 
 
 def _go_type(x: Any) -> str:
@@ -349,7 +358,7 @@ def _wrap(n: int) -> int:
 
 # --------------------------------------------------------------------------- parse + eval
 _NUMERIC = ("int", "float")
-_RESULT = {"trim": "string", "string": "string"}   # asInt/asFloat: Argo's env gives `any`
+_RESULT = {"trim": "string", "string": "string", "type": "string"}   # asInt/asFloat: Argo's env gives `any`
 
 
 def _static_check(op: str, a: str | None, b: str | None) -> None:
@@ -487,8 +496,8 @@ class _Eval:
         if kind == "ident" and val == "sprig" and self.peek("."):
             self.take()
             val = "sprig." + self.take()[1]
-        if kind == "ident" and val == "map" and self.peek("("):
-            value, vtype = self.map_call(skip), "array"
+        if kind == "ident" and val in ("map", "filter") and self.peek("("):
+            value, vtype = self.map_call(skip, val == "filter"), "array"
         elif kind == "op" and val == "#":  # the element inside a map() predicate
             value = self.element
         elif kind == "ident" and self.peek("("):
@@ -554,8 +563,9 @@ class _Eval:
             value, vtype = (None if skip else self.fetch(value, key)), None
         return value, vtype
 
-    def map_call(self, skip):
-        """`map(array, {predicate})`: the predicate sees each element as `#`."""
+    def map_call(self, skip, keep=False):
+        """`map(array, {predicate})`: the predicate sees each element as `#`; with `keep`,
+        `filter(array, {predicate})`: the elements whose predicate is true."""
         self.expect("(")
         items, _ = self.ternary(skip)
         self.expect(",")
@@ -567,7 +577,11 @@ class _Eval:
         outer = getattr(self, "element", None)
         for item in ([] if skip else items):
             self.i, self.element = start, item
-            out.append(self.ternary(False)[0])
+            result = self.ternary(False)[0]
+            if not keep:
+                out.append(result)
+            elif _bool(result, "filter()"):
+                out.append(item)
         self.i = start
         self.element = None
         self.ternary(True)  # step over the predicate (also when the array is empty)

@@ -254,6 +254,7 @@ def build_template(name: str, req: TemplateRequest, artifact_key_prefix: str) ->
         element=element,
         task_name=req.task_name,
         listed=frozenset(req.listed_inputs),
+        collected={name: (depth, leaf) for name, depth, leaf in req.collected},
     )
     try:  # the platform spec is free-form IR: a setting of the wrong shape is bad input
         settings = pod_settings(json.loads(req.platform_json), resolver)

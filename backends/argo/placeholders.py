@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
+from translator import graph as g
 from translator.errors import TranslateError
 from translator.runtime.podshim import B64_PREFIX  # the pod contract owns the transport prefix
 
 from .names import param_name
+from .values import ABSENT
 
 INPUTS_DIR = "/kfp/inputs"
 OUTPUTS_DIR = "/kfp/outputs"
@@ -80,6 +82,7 @@ class Resolver:
     element: str
     task_name: str = ""
     listed: frozenset = frozenset()  # input artifacts that are collections
+    collected: dict = field(default_factory=dict)  # dsl.Collected inputs: name -> (list depth, leaf KFP type)
 
     @staticmethod
     def param_ref(name: str) -> str:
@@ -93,6 +96,15 @@ class Resolver:
         value = "(sprig.hasPrefix(%s, %s) ? sprig.b64dec(sprig.trimPrefix(%s, %s)) : %s)" % (prefix, ref, prefix, ref, ref)
         return '{{=sprig.replace("{{", "{$(%s)", sprig.replace("$", "$$", %s))}}' % (LBRACE_ENV, value)
 
+    @staticmethod
+    def collected_ref(name: str, depth: int, leaf: str) -> str:
+        """A dsl.Collected input in command/args/env: the JSON list KFP gives, typed per element.
+        Argo's loop aggregation hands over a list of *strings* ("10") unless every value is a
+        JSON object or array (then parsed); skipped iterations are ABSENT. The expression retypes
+        each leaf at its translate-time KFP type, then protects the text as param_ref does."""
+        listed = "toJson(%s)" % _collected_level('inputs.parameters[%s]' % json.dumps(name), depth, leaf)
+        return '{{=sprig.replace("{{", "{$(%s)", sprig.replace("$", "$$", %s))}}' % (LBRACE_ENV, listed)
+
     def _one(self, text: str) -> str:
         if text in RUN_PLACEHOLDERS:
             return RUN_PLACEHOLDERS[text]
@@ -105,6 +117,8 @@ class Resolver:
             name = m.group(1)
             if name not in self.params:
                 return ""  # an absent optional input renders as empty, as in KFP
+            if name in self.collected:
+                return self.collected_ref(param_name(name), *self.collected[name])
             return self.param_ref(param_name(name))
         m = _INPUT_ART.match(text)
         if m:
@@ -215,6 +229,38 @@ class Resolver:
             branch = spec.get("Then") if present else spec.get("Else")
             return self._expand(branch or [], escape)
         raise TranslateError(f"unsupported structured placeholder {json.dumps(node)[:80]}", element=self.element)
+
+
+def _unb64(x: str) -> str:
+    prefix = json.dumps(B64_PREFIX)
+    return "(sprig.hasPrefix(%s, %s) ? sprig.b64dec(sprig.trimPrefix(%s, %s)) : %s)" % (prefix, x, prefix, x, x)
+
+
+def _collected_leaf(x: str, leaf: str) -> str:
+    """One collected value as KFP types it: Argo gives a string (our shim's canonical text,
+    base64-protected when Argo would rewrite it) or, for JSON objects/arrays, the parsed value."""
+    text = "trim(%s)" % _unb64(x)
+    if leaf == g.INTEGER:
+        return "asInt(%s)" % text
+    if leaf == g.DOUBLE:
+        return "asFloat(%s)" % text
+    if leaf == g.BOOLEAN:  # the pod shim's spellings (podshim.BOOLS); anything else fails the pod
+        truths = json.dumps(["true", "True", "TRUE", "t", "T", "1"])
+        falsehoods = json.dumps(["false", "False", "FALSE", "f", "F", "0"])
+        return '(%s in %s ? true : %s in %s ? false : asInt("not a boolean: " + %s))' % (
+            text, truths, text, falsehoods, text)
+    if leaf == g.STRING:
+        return '(type(%s) == "string" ? %s : toJson(%s))' % (x, _unb64(x), x)
+    return '(type(%s) == "string" ? fromJSON(%s) : %s)' % (x, _unb64(x), x)
+
+
+def _collected_level(x: str, depth: int, leaf: str) -> str:
+    """`depth` levels of lists (a string of JSON when Argo could not parse every value at
+    that level), skipped iterations dropped, leaves retyped."""
+    items = '(type(%s) == "string" ? fromJSON(%s) : %s)' % (x, x, x)
+    kept = "filter(%s, { # != %s })" % (items, json.dumps(ABSENT, ensure_ascii=False))
+    inner = _collected_leaf("#", leaf) if depth == 1 else _collected_level("#", depth - 1, leaf)
+    return "map(%s, { %s })" % (kept, inner)
 
 
 def _structured(part: str) -> object | None:

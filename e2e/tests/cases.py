@@ -187,6 +187,21 @@ def _collect_artifacts(o: Outcome) -> None:
     assert values == sorted(["a@a|b@b|c@c", "p@p|q@q|p@p|q@q", "x@x|y@y"]), values
 
 
+def _collected_container(o: Outcome) -> None:
+    """Container components get KFP's typed JSON list, not Argo's aggregation (strings)."""
+    items = e2e.COLLECTED_ITEMS
+    assert o.outputs("sum-ints", "total") == ["30"]  # not "01020"
+    assert o.outputs("sum-floats", "total") == ["3.75"]
+    assert [json.loads(v) for v in o.outputs("bools", "shown")] == [[x["b"] for x in items]]
+    assert [json.loads(v) for v in o.outputs("strings", "shown")] == [[x["s"] for x in items]]
+    assert [json.loads(v) for v in o.outputs("dicts", "shown")] == [[x["d"] for x in items]]
+
+
+def _parameters_simple(o: Outcome) -> None:
+    """KFP's parameters_simple: double 1, 2, 3; both adders sum the collected [2,4,6]."""
+    assert o.outputs("add") == ["12"] and o.outputs("add-container", "sum") == ["12"], o.records
+
+
 def _counts(expected: dict[str, int], outputs: dict[str, list[str]] | None = None) -> Callable[[Outcome], None]:
     def check(o: Outcome) -> None:
         got = {task: sum(1 for r in o.named(task) if r.phase == "Succeeded") for task in expected}
@@ -278,6 +293,9 @@ def _cases() -> list[Case]:
         Case("parallelfor-artifacts", _corpus("pipeline_with_parallelfor_list_artifacts_GH-12033.yaml"),
              check=_counts({"print-artifact-name": 4, "print-artifact-name-2": 4}),
              corpus="pipeline_with_parallelfor_list_artifacts_GH-12033.yaml"),
+        Case("collected-container", lambda ctx: e2e.collected_container, check=_collected_container),
+        Case("parameters-simple", _corpus("critical/parameters_simple.yaml"), check=_parameters_simple,
+             corpus="critical/parameters_simple.yaml"),
         Case("artifacts-simple", _corpus("artifacts_simple.yaml"), check=_counts({"add-container": 1}),
              corpus="artifacts_simple.yaml"),
         Case("workspace", _corpus("critical/pipeline_with_workspace.yaml"),

@@ -112,3 +112,47 @@ def braces_constant():
 def container_newline(text: str = "ends with a newline\n"):
     """A container component's output file ending in a newline: KFP keeps the value as written."""
     shell_echo(text=text)
+
+
+# dsl.Collected values read by container components (no pip: shell and jq, so the pods are quick).
+# Each loop item gives one value of every KFP type; Argo aggregates the outputs as strings.
+COLLECTED_ITEMS = [
+    {"i": 0, "f": 0.5, "b": True, "s": 'say "hi" $(id) `x`', "d": {"n": 0, "tag": "a&b<c>"}},
+    {"i": 10, "f": 1.0, "b": False, "s": "two\nlines", "d": {"n": 1, "tag": "{x}"}},
+    {"i": 20, "f": 2.25, "b": True, "s": "{\"looks\": \"json\"}", "d": {"n": 2, "tag": ""}},
+]
+
+
+@dsl.container_component
+def emit_values(item: dict, oi: dsl.OutputPath(int), of: dsl.OutputPath(float), ob: dsl.OutputPath(bool),
+                os_: dsl.OutputPath(str), od: dsl.OutputPath(dict)):
+    """Each field of the loop item as an output of its KFP type (jq -j: the text, no newline)."""
+    return dsl.ContainerSpec(
+        image="jetbrainsinfra/jq",
+        command=["sh", "-c", 'set -e; for f in i f b s; do mkdir -p "$(dirname "$1")"; printf "%s" "$0" | jq -j ".$f" > "$1"; '
+                 'shift; done; mkdir -p "$(dirname "$1")"; printf "%s" "$0" | jq -cj .d > "$1"'],
+        args=[item, oi, of, ob, os_, od])
+
+
+@dsl.container_component
+def jq_add(nums: list, total: dsl.OutputPath(str)):
+    """As KFP's parameters_simple (`jq add`: numbers sum, strings concatenate), the list quoted."""
+    return dsl.ContainerSpec(image="jetbrainsinfra/jq", command=["sh", "-c", 'printf "%s" "$0" | jq -c add > "$1"'],
+                             args=[nums, total])
+
+
+@dsl.container_component
+def jq_compact(values: list, shown: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image="jetbrainsinfra/jq", command=["sh", "-c", 'printf "%s" "$0" | jq -c . > "$1"'],
+                             args=[values, shown])
+
+
+@dsl.pipeline(name="collected-container")
+def collected_container():
+    with dsl.ParallelFor(COLLECTED_ITEMS) as item:
+        v = emit_values(item=item)
+    jq_add(nums=dsl.Collected(v.outputs["oi"])).set_display_name("sum-ints")
+    jq_add(nums=dsl.Collected(v.outputs["of"])).set_display_name("sum-floats")
+    jq_compact(values=dsl.Collected(v.outputs["ob"])).set_display_name("bools")
+    jq_compact(values=dsl.Collected(v.outputs["os_"])).set_display_name("strings")
+    jq_compact(values=dsl.Collected(v.outputs["od"])).set_display_name("dicts")
