@@ -17,20 +17,10 @@ from kfp import compiler, dsl, kubernetes
 import translator
 from translator import lint
 
+from .test_kubernetes_settings import name_of_secret, work  # the Argo side's two components
 from .test_tektonlint import tektonlint  # noqa: F401  (the session fixture building the helper)
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE = "python:3.12-slim"
-
-
-@dsl.component(base_image=IMAGE)
-def name_of_secret() -> str:
-    return "from-a-task"
-
-
-@dsl.component(base_image=IMAGE)
-def work(x: str) -> str:
-    return x
 
 
 @dsl.pipeline(name="tk-k8s-runtime")

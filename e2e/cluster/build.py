@@ -180,11 +180,16 @@ def _build(program: Program, out: Path) -> None:
         os.replace(staging, out)
 
 
-def ensure(name: str, quiet: bool = False) -> Path:
-    """The path of program `name`, building it first when the cache lacks it."""
+def _program(name: str) -> Program:
     program = next((p for p in PROGRAMS if p.name == name), None)
     if program is None:
         raise SystemExit(f"e2e build: unknown program {name!r}")
+    return program
+
+
+def ensure(name: str, quiet: bool = False) -> Path:
+    """The path of program `name`, building it first when the cache lacks it."""
+    program = _program(name)
     out = target_path(program)
     if out.exists():
         return out
@@ -203,8 +208,7 @@ def _chains(names: list[str]) -> list[list[str]]:
     the packages they share, and the others then compile only what is theirs alone."""
     chains: dict[str, list[str]] = {}
     for name in names:
-        program = next((p for p in PROGRAMS if p.name == name), None)
-        chains.setdefault(program.module if program and program.module else name, []).append(name)
+        chains.setdefault(_program(name).module or name, []).append(name)
     return list(chains.values())
 
 
