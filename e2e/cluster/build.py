@@ -6,6 +6,7 @@ nothing. Go's own module and build caches make a rebuild after a version bump in
 
     python -m e2e.cluster.build            # build whatever is missing, print one line per program
     python -m e2e.cluster.build --print minio   # the path of one program (built if missing)
+    python -m e2e.cluster.build --except kube   # all but one
 """
 from __future__ import annotations
 
@@ -58,9 +59,11 @@ class Program:
     mode: str = "install"
     module: str = ""
     restore: dict[str, str] = dataclasses.field(default_factory=dict)  # copy mode: file -> copied from
+    revision: str = ""  # bumped when the way it is built changes, so cached copies are rebuilt
+    gcflags: str = ""  # compiler flags for every package, instead of BUILD_FLAGS' own
 
     def cached_name(self) -> str:
-        return f"{self.name}-{self.version}"
+        return f"{self.name}-{self.version}" + (f"-{self.revision}" if self.revision else "")
 
 
 def _k8s_version_flags() -> str:
@@ -87,12 +90,14 @@ PROGRAMS: tuple[Program, ...] = (
                      "workflow/executor/osspecific/signal_darwin.go"}),
     *(Program(f"tekton-{cmd}", f"{_TEKTON_MODULE}/cmd/{cmd}", TEKTON, mode="wrapper", module=_TEKTON_MODULE)
       for cmd in ("controller", "webhook", "entrypoint", "nop", "workingdirinit", "sidecarlogresults")),
-    Program("minio", "github.com/minio/minio", MINIO),
+    # MinIO compiled without optimisation (-N -l): 26% less compile CPU on a cold machine, and it
+    # serves little here (8 CPU-s over CI's whole e2e suite), so its speed does not matter.
+    Program("minio", "github.com/minio/minio", MINIO, revision="noopt", gcflags="all=-dwarf=false -N -l"),
     Program("nodeserver", ".", "local", local_module="nodeserver"),
     # The AWS CLI for the Tekton backend's artifact steps (its image is amazon/aws-cli): the
     # maintained v1 CLI from PyPI, installed into a folder (`lib/`) with an `aws` launcher that
     # runs it with the python3 a container sees (the node maps the folder into that image).
-    Program("awscli", "awscli", AWSCLI, mode="pip"),
+    Program("awscli", "awscli", AWSCLI, mode="pip", revision="pyc"),
 )
 
 
@@ -134,6 +139,12 @@ def _build_pip(program: Program, out: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target",
                     str(staging / "lib"), f"{program.package}=={program.version}"], check=True)
+    # Byte-compiled now, by the python3 a container finds first on its PATH: the folder is mounted
+    # read-only, so otherwise every `aws` run compiles botocore again (1.4 -> 0.7 CPU-s a run).
+    container_python = next((p for p in ("/usr/local/bin/python3", "/usr/bin/python3") if os.access(p, os.X_OK)),
+                            sys.executable)
+    subprocess.run([container_python, "-m", "compileall", "-q", "-j", "0", str(staging / "lib")],
+                   check=True, stdout=subprocess.DEVNULL)
     launcher = staging / "bin" / program.name.removesuffix("cli")
     launcher.parent.mkdir()
     launcher.write_text('#!/bin/sh\nexport PYTHONPATH="$(dirname "$(readlink -f "$0")")/../lib"\n'
@@ -153,6 +164,8 @@ def _build(program: Program, out: Path) -> None:
         binary = Path(tmp) / "bin" / program.name
         binary.parent.mkdir()
         flags = [*BUILD_FLAGS, "-ldflags", program.ldflags]  # translator/gobuild.py says why
+        if program.gcflags:
+            flags.append(f"-gcflags={program.gcflags}")  # the last -gcflags for a pattern wins
         if program.local_module:
             cmd, cwd = [go, "build", *flags, "-o", str(binary), program.package], HERE / "go" / program.local_module
         elif program.mode == "wrapper":
@@ -232,11 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.cluster.build", description=__doc__.splitlines()[0])
     parser.add_argument("--print", dest="program", metavar="PROGRAM", help="print the path of one program")
     parser.add_argument("programs", nargs="*", help="build only these (default: all)")
+    parser.add_argument("--except", dest="excluded", action="append", default=[], metavar="PROGRAM",
+                        help="leave this one out (repeatable)")
     args = parser.parse_args(argv)
     if args.program:
         print(ensure(args.program))
         return 0
-    names = args.programs or [p.name for p in PROGRAMS]
+    for name in args.excluded:
+        _program(name)  # an unknown name is an error, not a no-op
+    names = [n for n in (args.programs or [p.name for p in PROGRAMS]) if n not in args.excluded]
     for name, path in ensure_many(names, int(os.environ.get("KFPT_E2E_BUILD_JOBS", "2"))).items():
         print(f"{name}: {path}")
     return 0

@@ -64,6 +64,18 @@ def stop(state: Path, name: str, grace: float = 20.0) -> bool:
     return True
 
 
+def cpu_seconds(state: Path, name: str) -> float | None:
+    """CPU time `name` has used so far, its own and its reaped children's (None if not running)."""
+    pid = running_pid(state, name)
+    if not pid:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"

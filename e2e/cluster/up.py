@@ -380,8 +380,9 @@ def up() -> Path:
 def down() -> None:
     state = state_dir()
     for name in reversed(COMPONENTS):
+        cpu = processes.cpu_seconds(state, name)
         if processes.stop(state, name):
-            log(f"stopped {name}")
+            log(f"stopped {name}" + (f" (it used {cpu:.0f} CPU-s)" if cpu is not None else ""))
     node_main = REPO / "e2e" / "cluster" / "node" / "__main__.py"
     if node_main.exists() and state.exists():
         import subprocess

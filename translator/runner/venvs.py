@@ -36,12 +36,9 @@ exec "{venv}/bin/python" "$@"
 PIP_WRAPPER = """#!/bin/sh
 exec "{venv}/kfpt-bin/python3" -m pip "$@"
 """
-PIPLOCK = """import fcntl, os, runpy, sys
-lock = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, ".pip.lock"), "w")
-fcntl.flock(lock, fcntl.LOCK_EX)
-sys.argv = ["pip"] + sys.argv[3:]
-runpy.run_module("pip", run_name="__main__", alter_sys=True)
-"""
+# The `-m pip` handler in every environment (a copy of piplock.py: one pip at a time, none when
+# every requirement is already installed).
+PIPLOCK = (Path(__file__).resolve().parent / "piplock.py").read_text()
 
 
 def kfp_pin(argv: list[str]) -> str | None:
@@ -131,6 +128,7 @@ class Venvs:
             if not (venv / ".ready").exists():
                 self._create(venv, image, pin)
                 self.created.append(image)
+            _write_if_changed(venv / "kfpt-bin" / "piplock.py", PIPLOCK)  # environments outlive versions
         return venv / "kfpt-bin"
 
     def _create(self, venv: Path, image: str, pin: str | None) -> None:
@@ -158,6 +156,17 @@ class Venvs:
         (bin_dir / "piplock.py").write_text(PIPLOCK)
         (venv / "kfpt-image.txt").write_text(image + "\n")
         (venv / ".ready").write_text("")
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 class _Flock:

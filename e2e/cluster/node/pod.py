@@ -212,7 +212,8 @@ class PodWorker:
             return
         record.image_id = spec.pop("imageID")
         record.proc = ContainerProcess(self.folder / "containers" / record.name,
-                                       self.node.cgroup_parent, f"kfpt-{self.uid}-{record.name}")
+                                       self.node.cgroup_parent, f"kfpt-{self.uid}-{record.name}",
+                                       label=f"{self.key}/{record.name} ({record.spec.get('image')})")
         record.proc.start(spec, self.wake.set)
         record.state, record.started_at, record.waiting = "running", record.proc.started_at, (None, None)
         log.info("pod %s: started container %s", self.key, record.name)

@@ -37,8 +37,8 @@ def memory_cgroup_parent() -> Optional[Path]:
 class ContainerProcess:
     """One run of a container. Files live in its folder (see e2e/cluster/go/nodeserver/main.go)."""
 
-    def __init__(self, folder: Path, cgroup_parent: Optional[Path], cgroup_name: str):
-        self.folder = folder
+    def __init__(self, folder: Path, cgroup_parent: Optional[Path], cgroup_name: str, label: str = ""):
+        self.folder, self.label = folder, label or folder.name
         self.cgroup_parent, self.cgroup_name = cgroup_parent, cgroup_name
         self.proc: Optional[subprocess.Popen] = None
         self.started_at = self.finished_at = None
@@ -88,6 +88,9 @@ class ContainerProcess:
         on_exit()
         self.proc.wait()
         self.finished_at = time.time()
+        outcome = self.result()
+        log.info("container %s ended: exit %s, %.2f CPU-s in %.1f s", self.label, outcome.get("exitCode"),
+                 outcome.get("cpuSeconds") or 0.0, self.finished_at - self.started_at)
         if self.cgroup is not None:
             for _ in range(50):  # the cgroup empties a moment after the last process ends
                 try:
