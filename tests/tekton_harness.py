@@ -322,13 +322,9 @@ def step_env(tmp_path: Path, minio) -> tuple[dict[str, str], str]:
     child_bin.mkdir()
     # `python3 -m pip` goes through the runner's handler, as in `translate run`: KFP's per-step
     # `pip install kfp==... --no-deps` finds kfp installed and costs no pip run.
-    from translator.runner.venvs import PIPLOCK
+    from translator.runner.venvs import write_python_wrappers
 
-    (child_bin / "piplock.py").write_text(PIPLOCK)
-    (child_bin / "python3").write_text(
-        '#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then exec "%s" "%s" "$@"; fi\nexec "%s" "$@"\n'
-        % (sys.executable, child_bin / "piplock.py", sys.executable))
-    (child_bin / "python3").chmod(0o755)
+    write_python_wrappers(child_bin, sys.executable, "the test's interpreter")
     if shutil.which("aws", path=str(Path(sys.executable).parent)) is None:
         pytest.fail("the aws CLI (awscli, a test dependency) is not installed next to this Python")
     env = local_env(child_bin, minio, bucket)

@@ -27,16 +27,16 @@ _PIN = re.compile(r"kfp==([0-9][0-9A-Za-z.+!-]*)")
 _PY = re.compile(r"(^|[\s/'\"])python3?(\s|$|['\"])")
 
 PYTHON_WRAPPER = """#!/bin/sh
-# kfp-translate run: python3 of the environment for image {image}; pip runs one at a time here.
+# kfp-translate run: python3 of {label}; pip runs one at a time here, and only when needed.
 if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then
-    exec "{venv}/bin/python" "{venv}/kfpt-bin/piplock.py" "$@"
+    exec "{python}" "{piplock}" "$@"
 fi
-exec "{venv}/bin/python" "$@"
+exec "{python}" "$@"
 """
 PIP_WRAPPER = """#!/bin/sh
 exec "{venv}/kfpt-bin/python3" -m pip "$@"
 """
-# The `-m pip` handler in every environment (a copy of piplock.py: one pip at a time, none when
+# The `-m pip` handler beside every wrapper (a copy of piplock.py: one pip at a time, none when
 # every requirement is already installed).
 PIPLOCK = (Path(__file__).resolve().parent / "piplock.py").read_text()
 
@@ -148,14 +148,23 @@ class Venvs:
             (site / "kfpt-seed.pth").write_text(f"{hidden}\n")
         bin_dir = venv / "kfpt-bin"
         bin_dir.mkdir()
-        for name, text in (("python3", PYTHON_WRAPPER), ("python", PYTHON_WRAPPER), ("pip", PIP_WRAPPER),
-                           ("pip3", PIP_WRAPPER)):
-            script = bin_dir / name
-            script.write_text(text.format(venv=venv, image=image.replace("\n", " ")))
-            script.chmod(0o755)
-        (bin_dir / "piplock.py").write_text(PIPLOCK)
+        write_python_wrappers(bin_dir, f"{venv}/bin/python", f"the environment for image {image}")
+        for name in ("pip", "pip3"):
+            (bin_dir / name).write_text(PIP_WRAPPER.format(venv=venv))
+            (bin_dir / name).chmod(0o755)
         (venv / "kfpt-image.txt").write_text(image + "\n")
         (venv / ".ready").write_text("")
+
+
+def write_python_wrappers(bin_dir: Path, python: str, label: str) -> None:
+    """`python3` and `python` in bin_dir running `python`, with `-m pip` going through piplock.py
+    (copied beside them). The runner's environments use it, and so does the Tekton test harness."""
+    piplock = bin_dir / "piplock.py"
+    _write_if_changed(piplock, PIPLOCK)
+    text = PYTHON_WRAPPER.format(python=python, piplock=piplock, label=label.replace("\n", " "))
+    for name in ("python3", "python"):
+        _write_if_changed(bin_dir / name, text)
+        (bin_dir / name).chmod(0o755)
 
 
 def _write_if_changed(path: Path, text: str) -> None:
